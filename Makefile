@@ -1,0 +1,26 @@
+# `make preview` and `make test` create ./venv from the pinned requirements when it is
+# missing or older than them, then run. Pulumi's own CLI uses the same venv (Pulumi.yaml).
+PYTHON ?= python3
+STACK ?= dev
+VENV := venv
+PY := $(VENV)/bin/python
+
+.PHONY: preview test bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+preview: $(VENV)/.installed
+	$(PY) -m delivery preview --stack $(STACK)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench.py --stack $(STACK)
+
+clean:
+	rm -rf build .pytest_cache
