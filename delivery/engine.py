@@ -279,7 +279,14 @@ def render(stack: str, config: dict[str, Any] | None = None, project_dir: Path =
     pulumi.runtime.set_mocks(_mocks_class()(), project=project, stack=stack, preview=False, monitor=monitor)
 
     with _in_project(project_dir):
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")))
+        from components.settings import ConfigError
+
+        try:
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")))
+        except ConfigError as exc:
+            # Kept for the promise "invalid config registers nothing": callers can check it.
+            exc.registered = [r for r in monitor.recorded if r["type"] != "pulumi:pulumi:Stack"]
+            raise
         _sync_await(wait_for_rpcs())
         root = runtime_settings.get_root_resource()
         outputs = {name: _resolve(value) for name, value in sorted(getattr(root, "outputs", {}).items())}

@@ -1,0 +1,106 @@
+"""`make bench`: figures for the offline preview and the plan's shape. Prints, never asserts.
+
+- offline preview wall time (median of 5 runs) beside the import floor: a bare `python -c`
+  importing the same Pulumi modules, the part no change to this program can remove;
+- resource count and the longest dependency chain (dependencies and provider edges), which
+  bounds how long a first `pulumi up` must wait in sequence;
+- blast radius of the two everyday PRs: a weight edit and a canary tag edit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from components.versions import Version  # noqa: E402
+from delivery import engine  # noqa: E402
+
+IMPORTS = "import pulumi, pulumi_kubernetes, pulumi_gcp, pulumi_random, pulumi_policy, pydantic, yaml"
+RUNS = 5
+
+
+def median_seconds(cmd: list[str]) -> float:
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=PROJECT_DIR, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def longest_chain(plan: engine.Plan) -> list[dict]:
+    """Longest path through 'waits for' edges: explicit/implicit dependencies plus the provider."""
+    by_urn = plan.by_urn()
+    memo: dict[str, list[str]] = {}
+
+    def chain(urn: str) -> list[str]:
+        if urn not in memo:
+            r = by_urn[urn]
+            before = set(r["dependencies"]) | ({r["provider"]} if r.get("provider") in by_urn else set())
+            best = max((chain(u) for u in before if u in by_urn), key=len, default=[])
+            memo[urn] = best + [urn]
+        return memo[urn]
+
+    longest = max((chain(u) for u in by_urn), key=len, default=[])
+    return [by_urn[u] for u in longest]
+
+
+def blast_radius(stack: str, mutate) -> list[str]:
+    from delivery.diff import compare
+
+    config = engine.load_stack_config(stack)
+    base = engine.render(stack, copy.deepcopy(config))
+    mutate(config)
+    changes = compare(base, engine.render(stack, config))
+    return [f"{c.kind} {c.urn.split('::')[-1]}" for c in changes]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stack", default="dev")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as out:
+        preview = median_seconds([sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out])
+    floor = median_seconds([sys.executable, "-c", IMPORTS])
+    plan = engine.render(args.stack)
+    chain = longest_chain(plan)
+
+    print(f"offline preview ({args.stack}), median of {RUNS}: {preview:.2f} s")
+    print(f"import floor (same modules), median of {RUNS}: {floor:.2f} s")
+    print(f"program time above the floor: {preview - floor:.2f} s")
+    print(f"resources: {len(plan.resources)} ({sum(1 for r in plan.resources if r.get('custom'))} custom)")
+    print(f"longest dependency chain: {len(chain)} resources")
+    for r in chain:
+        print(f"  -> {r['type']} {r['name']}")
+
+    apps = engine.load_stack_config(args.stack).get("istio-canary:apps", {})
+    weighted = next((name for name, app in apps.items() if app.get("strategy") == "weighted"), None)
+    if weighted:
+        def shift_weights(config):
+            w = config["istio-canary:apps"][weighted]["weights"]
+            w["ga"], w["canary"] = w["canary"], w["ga"]
+
+        def bump_canary(config):
+            # The next patch stays inside a patch-level track like 6.14.x.
+            side = config["istio-canary:apps"][weighted]["canary"]
+            v = Version.parse(side["tag"])
+            side["tag"] = f"{v.major}.{v.minor}.{v.patch + 1}"
+
+        for label, mutate in (("weights edit", shift_weights), ("canary tag edit", bump_canary)):
+            changed = blast_radius(args.stack, mutate)
+            print(f"blast radius of a {label} on {weighted}: {len(changed)} resource(s): {', '.join(changed) or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

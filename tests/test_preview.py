@@ -1,0 +1,97 @@
+"""The offline preview keeps its contract: plan.json, manifests, exit codes, no secret in clear."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.settings import ConfigError
+from delivery import engine
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECRET_TEXTS = ("offline-preview-secret-for", "mock-")  # what the mocks put behind secrets
+
+
+def preview(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "delivery", "preview", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def dev_preview(tmp_path_factory):
+    out = tmp_path_factory.mktemp("preview")
+    result = preview("--stack", "dev", "--out", str(out))
+    return result, out
+
+
+def test_preview_exits_0_and_prints_the_tree(dev_preview):
+    result, _ = dev_preview
+    assert result.returncode == 0, result.stderr
+    assert "pulumi:pulumi:Stack" in result.stdout and "└─ " in result.stdout
+    assert "gcp:container:Cluster" in result.stdout
+
+
+def test_plan_json_follows_the_contract(dev_preview):
+    _, out = dev_preview
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["project"] == "istio-canary" and plan["stack"] == "dev"
+    assert isinstance(plan["violations"], list)
+    urns = {r["urn"] for r in plan["resources"]}
+    for r in plan["resources"]:
+        assert {"urn", "type", "name", "parent", "provider", "dependencies", "inputs"} <= set(r)
+        assert r["parent"] is None or r["parent"] in urns, r["urn"]
+        assert set(r["dependencies"]) <= urns, r["urn"]
+    pool = next(r for r in plan["resources"] if r["type"] == "gcp:container/nodePool:NodePool")
+    assert pool["parent"].endswith("istio-canary:cluster:GkeCluster::cluster")
+    assert pool["inputs"]["autoscaling"]["totalMaxNodeCount"] == 5  # numbers stay numbers
+
+
+def test_plan_json_has_no_secret_in_clear(dev_preview):
+    _, out = dev_preview
+    text = (out / "plan.json").read_text()
+    assert "[secret]" in text
+    assert not [s for s in SECRET_TEXTS if s in text]
+    assert "gke-gcloud-auth-plugin" not in text  # the kubeconfig is a secret
+
+
+def test_manifests_are_written_per_object(dev_preview):
+    _, out = dev_preview
+    assert (out / "manifests").is_dir()
+
+
+def test_invalid_config_exits_2_without_traceback(tmp_path):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("{ga: 90, canary: 10}", "{ga: 95, canary: 10}")
+    (tmp_path / "Pulumi.bad.yaml").write_text(text)
+    for pkg in ("components", "delivery", "policies"):
+        shutil.copytree(PROJECT_DIR / pkg, tmp_path / pkg)
+    result = preview("--stack", "bad", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "apps.podinfo.weights" in result.stderr and "sum to 100" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_invalid_config_registers_nothing(dev_config):
+    bad = json.loads(json.dumps(dev_config))
+    bad["istio-canary:apps"]["podinfo"]["weights"] = {"ga": 95, "canary": 10}
+    with pytest.raises(ConfigError) as info:
+        engine.render("dev", bad)
+    assert info.value.registered == []
+
+
+def test_unknown_stack_exits_2():
+    result = preview("--stack", "nope")
+    assert result.returncode == 2 and "Pulumi.nope.yaml" in result.stderr
+
+
+def test_local_stack_previews(tmp_path):
+    result = preview("--stack", "local", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["stack"] == "local"
