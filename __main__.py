@@ -5,13 +5,30 @@ Wiring only: each concern lives in its component; the dependency reasons live th
 
 import pulumi
 
+from components import alerts
 from components import settings as stack_settings
+from components.apps import AppNamespaces, build_app
 from components.cluster import build_cluster
+from components.flagger import Flagger
+from components.mesh import Mesh
+from components.observability import Observability
 
 # Parse and validate the whole stack config before registering anything.
 settings = stack_settings.load()
 
 cluster = build_cluster(settings.cluster, settings.gcp)
+on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
+
+mesh = Mesh("mesh", settings.platform, opts=on_cluster)
+observability = Observability("observability", settings.platform, alerts.alerting_rules(settings), opts=on_cluster)
+namespaces = AppNamespaces("namespaces", settings.apps, mesh.istiod, opts=on_cluster)
+flagger = Flagger("flagger", settings, cluster.cluster_name, observability.prometheus_url, mesh,
+                  namespaces.flagger_namespaces, opts=on_cluster)
+apps = {name: build_app(name, app, namespaces, mesh, flagger, opts=on_cluster) for name, app in settings.apps.items()}
 
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("clusterName", cluster.cluster_name)
+pulumi.export("ingressAddress", mesh.ingress_address)
+pulumi.export("grafanaUrlHint", observability.grafana_url_hint)
+pulumi.export("prometheusUrl", observability.prometheus_url)
+pulumi.export("apps", {name: app.exports for name, app in apps.items()})

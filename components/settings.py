@@ -423,6 +423,10 @@ def _check_app(name: str, app: App, problems: list) -> None:
         total = app.weights.ga + app.weights.canary
         if total != 100:
             problems.append((f"{path}.weights", f"ga {app.weights.ga} + canary {app.weights.canary} = {total}; weights must sum to 100"))
+        if "*" in app.hosts:
+            # Its one VirtualService is also bound to the `mesh` gateway, where Istio rejects '*'.
+            problems.append((f"{path}.hosts", "'*' is not allowed for a weighted app (its VirtualService also "
+                                              "routes in-mesh traffic); name the hosts, e.g. podinfo.example.com"))
     if isinstance(app, CanaryApp) and app.analysis.step_weight > app.analysis.max_weight:
         problems.append((f"{path}.analysis.stepWeight",
                          f"{app.analysis.step_weight} is more than maxWeight {app.analysis.max_weight}; allowed: 1..maxWeight"))

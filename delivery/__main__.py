@@ -10,6 +10,17 @@ import sys
 COMMANDS = {
     "preview": "delivery.preview",
     "policy": "delivery.policy",
+    "diff": "delivery.diff",
+    "images": "delivery.images",
+    "gate": "delivery.gate",
+    "status": "delivery.status",
+    "promote": "delivery.promote",
+    "rollback": "delivery.rollback",
+    "finalize": "delivery.finalize",
+    "set-tag": "delivery.set_tag",
+    "check": "delivery.check",
+    "upgrades": "delivery.upgrades",
+    "changed-stacks": "delivery.changed_stacks",
 }
 
 

@@ -93,7 +93,8 @@ class RegistryClient:
             seen.add(url)
             status, headers, body = self._get(ref, url, token)
             if status == 401:
-                token = self._token(ref, headers.get("WWW-Authenticate", ""))
+                # A token that stopped working (expired between pages) is fetched anew, once.
+                token = self._token(ref, headers.get("WWW-Authenticate", ""), reuse=token is None)
                 status, headers, body = self._get(ref, url, token)
                 if status == 401:
                     raise RegistryError(f"{self._where(ref)}: refused the anonymous token (HTTP 401): "
@@ -103,6 +104,9 @@ class RegistryClient:
             next_url = self._next_page(headers.get("Link"), url)
             if next_url is None:
                 return tags
+            if urllib.parse.urlsplit(next_url)[:2] != urllib.parse.urlsplit(url)[:2]:
+                # The token is for this registry only: never follow it to another host.
+                raise RegistryError(f"{self._where(ref)}: its Link header leads to another host: {next_url}")
             url = next_url
         raise RegistryError(f"{self._where(ref)}: more than {self.max_pages} pages of tags; giving up")
 
@@ -133,7 +137,7 @@ class RegistryClient:
         except (HTTPException, OSError, ValueError) as exc:
             raise RegistryError(f"{self._where(ref)}: broken answer from {url}: {exc or type(exc).__name__}") from None
 
-    def _token(self, ref: Reference, challenge: str) -> str:
+    def _token(self, ref: Reference, challenge: str, reuse: bool = True) -> str:
         scheme, _, params_text = challenge.strip().partition(" ")
         if scheme.lower() != "bearer":
             shown = challenge or "no WWW-Authenticate header"
@@ -146,7 +150,7 @@ class RegistryClient:
         service = params.get("service", "")
         scope = params.get("scope") or f"repository:{ref.name}:pull"
         key = (realm, service, scope)
-        if key in self._tokens:
+        if reuse and key in self._tokens:
             return self._tokens[key]
         query = urllib.parse.urlencode({k: v for k, v in (("service", service), ("scope", scope)) if v})
         url = f"{realm}{'&' if '?' in realm else '?'}{query}"

@@ -1,0 +1,119 @@
+"""The Istio mesh: base (CRDs) -> istiod -> ingress gateway, the public Gateway and mesh-wide mTLS.
+
+Each step waits for exactly what it needs: istiod for the CRDs it watches, the gateway for
+istiod's injection webhook. The public Gateway's selector and the gateway chart's pod label
+come from one constant, so they cannot drift apart (the trap of a Gateway that routes nothing).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.settings import Platform
+
+ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
+
+GATEWAY_NAMESPACE = "istio-system"
+# The gateway chart names its Deployment and Service after the release.
+GATEWAY_RELEASE = "istio-gateway"
+# The gateway chart labels its pods `istio: <release name without "istio-">` unless
+# `labels.istio` is set (gateway/_helpers.tpl). We set it from this constant, and the public
+# Gateway selects with it: one value on both sides, whatever the release is called.
+GATEWAY_POD_LABELS = {"istio": "gateway"}
+PUBLIC_GATEWAY_NAME = "public-gateway"
+PUBLIC_GATEWAY = f"{GATEWAY_NAMESPACE}/{PUBLIC_GATEWAY_NAME}"
+
+# Sidecar requests: every injected pod pays them, so they are sized for the demo apps.
+PROXY_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
+
+
+def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.Output[str]:
+    if service_type == "LoadBalancer":
+        def first_ingress(status) -> str:
+            ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
+            return (ingress[0].ip or ingress[0].hostname or "") if ingress else "(pending)"
+        return service.status.apply(first_ingress)
+    # NodePort / ClusterIP: the in-cluster address; reach it with `kubectl port-forward`.
+    return service.spec.apply(lambda spec: spec.cluster_ip if spec else "")
+
+
+class Mesh(pulumi.ComponentResource):
+    """Istio installed by Helm in `istio-system`, with a public HTTP Gateway."""
+
+    def __init__(self, name: str, platform: Platform, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("istio-canary:mesh:Mesh", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # No `istio-injection` label: `disabled` would also keep the injector off the gateway's
+        # pods, which opt in by pod label (istio/istio#54841).
+        self.namespace = k8s.core.v1.Namespace(
+            GATEWAY_NAMESPACE, metadata={"name": GATEWAY_NAMESPACE}, opts=child,
+        )
+        namespace = self.namespace.metadata.name
+
+        def release(resource_name: str, chart: str, *, values: dict, depends_on: list) -> k8s.helm.v3.Release:
+            return k8s.helm.v3.Release(
+                resource_name,
+                name=resource_name,  # a fixed name: the chart derives object names and labels from it
+                chart=chart,
+                version=platform.istio_version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHARTS),
+                namespace=namespace,
+                values=values,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            )
+
+        self.base = release("istio-base", "base", values={}, depends_on=[])
+        # istiod watches Istio's CRDs and patches the validation webhook that base installs.
+        self.istiod = release("istiod", "istiod", depends_on=[self.base], values={
+            # Sidecars serve app and Envoy metrics merged on :15020 and istiod is annotated for
+            # scraping: what Prometheus' annotation-driven `kubernetes-pods` job relies on.
+            "meshConfig": {"enablePrometheusMerge": True},
+            "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}},
+            "global": {"proxy": {"resources": {"requests": PROXY_REQUESTS}}},
+        })
+        # `image: auto`: the proxy image is injected by istiod's webhook; without it the pods
+        # start from a placeholder image and never become ready (istio/istio#54841).
+        self.gateway = release(GATEWAY_RELEASE, "gateway", depends_on=[self.istiod], values={
+            "labels": dict(GATEWAY_POD_LABELS),
+            "service": {"type": platform.gateway_service_type},
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        })
+
+        self.public_gateway = k8s.apiextensions.CustomResource(
+            PUBLIC_GATEWAY_NAME,
+            api_version="networking.istio.io/v1",
+            kind="Gateway",
+            metadata={"name": PUBLIC_GATEWAY_NAME, "namespace": namespace},
+            spec={
+                "selector": dict(GATEWAY_POD_LABELS),
+                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+            },
+            # The Gateway kind is one of the CRDs the base chart installs.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.base]),
+        )
+        # In the root namespace, a PeerAuthentication named `default` applies to the whole mesh.
+        self.peer_authentication = k8s.apiextensions.CustomResource(
+            "mesh-mtls",
+            api_version="security.istio.io/v1",
+            kind="PeerAuthentication",
+            metadata={"name": "default", "namespace": namespace},
+            spec={"mtls": {"mode": platform.mtls}},
+            # PeerAuthentication is a base chart CRD.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.base]),
+        )
+
+        gateway_service = k8s.core.v1.Service.get(
+            f"{GATEWAY_RELEASE}-service",
+            f"{GATEWAY_NAMESPACE}/{GATEWAY_RELEASE}",
+            # Read once the release is deployed: Helm waits for a LoadBalancer's address.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gateway]),
+        )
+        self.ingress_address: pulumi.Output[str] = _ingress_address(gateway_service, platform.gateway_service_type)
+
+        self.register_outputs({
+            "namespace": namespace,
+            "publicGateway": PUBLIC_GATEWAY,
+            "ingressAddress": self.ingress_address,
+        })

@@ -1,0 +1,28 @@
+"""Send all of a weighted app's traffic back to GA: canary weight 0, GA 100.
+
+    python -m delivery rollback --stack dev podinfo
+
+The canary Deployment keeps running (at weight 0) so it can be inspected; its tag is unchanged.
+A `git revert` of the promoting commit does the same thing through the same PR pipeline.
+"""
+
+from __future__ import annotations
+
+from delivery import edit, stackfile
+
+HELP = "set a weighted app's canary weight to 0 (all traffic to GA)"
+
+
+def add_arguments(parser) -> None:
+    edit.add_stack_arguments(parser)
+    parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
+
+
+def run(args) -> int:
+    def mutate(config) -> list[str]:
+        app = stackfile.require_weighted(config, args.app, "rollback")
+        old = stackfile.sub_mapping(app, "weights", f"apps.{args.app}").get("canary")
+        stackfile.set_weights(app, args.app, 0)
+        return [f"apps.{args.app}.weights: canary {old} -> 0, ga -> 100"]
+
+    return edit.apply(args, mutate)

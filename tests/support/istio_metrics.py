@@ -1,0 +1,89 @@
+"""Istio sidecar metrics as tests need them: a workload's traffic described once, written either
+as OpenMetrics text (for `promtool tsdb create-blocks-from openmetrics` and a real Prometheus)
+or as `promtool test rules` input series.
+
+Series carry the labels Istio's sidecars report (`reporter`, `destination_workload`,
+`destination_workload_namespace`, `response_code`, `le`); every request of a workload takes
+`latency_ms`, so its p99 is the 99% point of that latency's histogram bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Istio's default request-duration buckets (ms), up to where these tests need them.
+BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+@dataclass(frozen=True)
+class Workload:
+    namespace: str
+    name: str
+    rps: float = 0.0  # requests per second; 0 with `present` = series that stopped growing
+    error_ratio: float = 0.0  # share of requests answered 500
+    latency_ms: float = 40.0
+    present: bool = True  # False: the sidecar never reported anything
+
+    def _labels(self, **extra: str) -> str:
+        labels = {"reporter": "destination", "destination_workload": self.name,
+                  "destination_workload_namespace": self.namespace, **extra}
+        return ",".join(f'{k}="{v}"' for k, v in labels.items())
+
+    def request_series(self) -> list[tuple[str, float]]:
+        """(labels, requests per second) of each istio_requests_total series."""
+        if not self.present:
+            return []
+        series = []
+        if self.error_ratio < 1 or self.rps == 0:
+            series.append((self._labels(response_code="200"), self.rps * (1 - self.error_ratio)))
+        if self.error_ratio > 0 and self.rps > 0:
+            series.append((self._labels(response_code="500"), self.rps * self.error_ratio))
+        return series
+
+    def bucket_series(self) -> list[tuple[str, float]]:
+        """(labels, observations per second) of each duration bucket, +Inf included."""
+        if not self.present:
+            return []
+        bounds = [*(format(b, "g") for b in BUCKETS), "+Inf"]
+        return [(self._labels(le=le), self.rps if le == "+Inf" or float(le) >= self.latency_ms else 0.0)
+                for le in bounds]
+
+
+def expected_p99(latency_ms: float) -> float:
+    """What histogram_quantile(0.99, ...) answers when every request takes `latency_ms`."""
+    upper = next(b for b in BUCKETS if b >= latency_ms)
+    lower = max([0, *(b for b in BUCKETS if b < latency_ms)])
+    return lower + (upper - lower) * 0.99
+
+
+def openmetrics(workloads: list[Workload], now: int, before: int = 1800, after: int = 900, step: int = 15) -> str:
+    """Counters from `now - before` to `now + after` (seconds), so instant queries made at any
+    moment of a test run see a full window of data."""
+    start = now - before
+    times = range(start, now + after + 1, step)
+    # Counters start above zero, as a pod that has been serving for a while reports them.
+    base = 1000.0
+    lines = ["# TYPE istio_requests counter"]
+    for w in workloads:
+        for labels, rate in w.request_series():
+            lines.extend(f"istio_requests_total{{{labels}}} {base + rate * (t - start):.3f} {t}" for t in times)
+    lines.append("# TYPE istio_request_duration_milliseconds histogram")
+    for w in workloads:
+        for labels, rate in w.bucket_series():
+            lines.extend(f"istio_request_duration_milliseconds_bucket{{{labels}}} {base + rate * (t - start):.3f} {t}"
+                         for t in times)
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def rule_test_series(workloads: list[Workload], minutes: int) -> list[dict]:
+    """`input_series` for `promtool test rules` with `interval: 1m`."""
+    series = []
+    for w in workloads:
+        for labels, rate in w.request_series():
+            series.append({"series": f"istio_requests_total{{{labels}}}",
+                           "values": f"1000+{rate * 60:.10g}x{minutes}"})
+        for labels, rate in w.bucket_series():
+            series.append({"series": f"istio_request_duration_milliseconds_bucket{{{labels}}}",
+                           "values": f"1000+{rate * 60:.10g}x{minutes}"})
+    return series
