@@ -63,6 +63,11 @@ def _get(value: Any, *path: str) -> Any:
     return value
 
 
+def _text(value: Any) -> str | None:
+    """A non-empty string, or None (for anything else, an unknown value included)."""
+    return value if isinstance(value, str) and value else None
+
+
 def _str_map(value: Any) -> dict[str, str]:
     """A label or selector map as plain strings (label values may arrive as numbers or booleans)."""
     return {str(k): _label_value(v) for k, v in _map(value).items()}
@@ -76,7 +81,14 @@ def _label_value(value: Any) -> str:
     return str(value)
 
 
-_UNKNOWN = object()
+class Unknown:
+    """A value a preview cannot know yet, in a stack policy's copy of the props."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = Unknown()
 
 
 def _known(fn: Callable[[], Any], default: Any = None) -> Any:
@@ -102,8 +114,10 @@ def group_kind(resource_type: str) -> tuple[str, str] | None:
 
 
 def default_namespace(provider: Any) -> str:
-    """The namespace a Kubernetes object without `metadata.namespace` lands in."""
-    ns = _known(lambda: _get(getattr(provider, "props", None), "namespace")) if provider else None
+    """The namespace a Kubernetes object without `metadata.namespace` lands in: the provider's
+    `namespace` (`provider` is a PolicyProviderResource or its props), else "default"."""
+    props = getattr(provider, "props", provider)
+    ns = _known(lambda: _get(props, "namespace"))
     return ns if isinstance(ns, str) and ns else "default"
 
 
@@ -129,8 +143,9 @@ def k8s_object(resource_type: str, props: Any, urn: str, provider: Any = None) -
     # Names that a preview cannot know yet (outputs of resources not created) do not stop
     # the rules that do not need them.
     name = _known(lambda: _get(props, "metadata", "name"))
-    namespace = _known(lambda: _get(props, "metadata", "namespace"), "(unknown)") or default_namespace(provider)
-    return K8sObject(urn, gk[0], gk[1], name if isinstance(name, str) else None, str(namespace), props)
+    namespace = _known(lambda: _get(props, "metadata", "namespace"), UNKNOWN) or default_namespace(provider)
+    return K8sObject(urn, gk[0], gk[1], name if isinstance(name, str) else None,
+                     namespace if isinstance(namespace, str) else "(unknown)", props)
 
 
 def pod_template(obj: K8sObject) -> tuple[Mapping, Mapping] | None:
@@ -164,6 +179,11 @@ def _pod_opt_out(obj: K8sObject) -> bool:
     return "false" in (_str_map(meta.get("labels")).get(POD_INJECT), _str_map(meta.get("annotations")).get(POD_INJECT))
 
 
+def _has_unknown_labels(obj: K8sObject) -> bool:
+    labels = _get(obj.props, "metadata", "labels")
+    return labels is UNKNOWN or UNKNOWN in _map(labels).values()
+
+
 def injected_namespace(obj: K8sObject) -> bool:
     """A Namespace whose pods istiod's webhook injects (`istio-injection: enabled` or a revision label)."""
     labels = _str_map(_get(obj.props, "metadata", "labels"))
@@ -187,27 +207,27 @@ class HelmRelease:
 def helm_release(resource_type: str, props: Any, urn: str, provider: Any = None) -> HelmRelease | None:
     if resource_type not in HELM_RELEASE_TYPES:
         return None
-    chart = _get(props, "chart")
+    chart = _known(lambda: _get(props, "chart"))
     chart = chart.rstrip("/").rsplit("/", 1)[-1] if isinstance(chart, str) else ""
     name = _known(lambda: _get(props, "name"))
-    namespace = _known(lambda: _get(props, "namespace"), "(unknown)") or default_namespace(provider)
-    return HelmRelease(urn, chart, name if isinstance(name, str) else None, str(namespace),
-                       _map(_get(props, "values")), props)
+    namespace = _known(lambda: _get(props, "namespace"), UNKNOWN) or default_namespace(provider)
+    return HelmRelease(urn, chart, name if isinstance(name, str) else None,
+                       namespace if isinstance(namespace, str) else "(unknown)", _map(_get(props, "values")), props)
 
 
 def gateway_pod_labels(release: HelmRelease) -> dict[str, str]:
     """The pod labels Istio's `gateway` chart gives its pods (gateway/_helpers.tpl, deployment.yaml)."""
     values = release.values
-    name = _get(values, "name") or release.name or "istio-ingressgateway"
+    name = _text(_get(values, "name")) or release.name or "istio-ingressgateway"
     labels = _str_map(_get(values, "labels"))
     pod = {POD_INJECT: "true", "app.kubernetes.io/name": name,
            "app": labels.get("app") or name,
            "istio": labels.get("istio") or name.removeprefix("istio-")}
     pod.update({k: v for k, v in labels.items() if k not in ("app", "istio")})
-    if _get(values, "revision"):
-        pod[REV_LABEL] = _label_value(_get(values, "revision"))
-    if _get(values, "networkGateway"):
-        pod["topology.istio.io/network"] = _label_value(_get(values, "networkGateway"))
+    if _text(_get(values, "revision")):
+        pod[REV_LABEL] = _get(values, "revision")
+    if _text(_get(values, "networkGateway")):
+        pod["topology.istio.io/network"] = _get(values, "networkGateway")
     return pod
 
 
@@ -219,15 +239,15 @@ def prometheus_urls(release: HelmRelease) -> set[tuple[str, str, int]]:
     """
     values = release.values
     server = _map(_get(values, "server"))
-    override = server.get("fullnameOverride")
+    override = _text(server.get("fullnameOverride"))
     if override:
-        service = str(override)
+        service = override
     else:
-        chart_name = _get(values, "nameOverride") or "prometheus"
-        component = server.get("name") or "server"
+        chart_name = _text(_get(values, "nameOverride")) or "prometheus"
+        component = _text(server.get("name")) or "server"
         base = release.name or ""
         service = f"{base}-{component}" if chart_name in base else f"{base}-{chart_name}-{component}"
-    namespace = _get(values, "forceNamespace") or release.namespace
+    namespace = _text(_get(values, "forceNamespace")) or release.namespace
     port = _get(server, "service", "servicePort") or 80
     port = int(port) if isinstance(port, (int, float)) else 80
     hosts = (f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}")
@@ -263,21 +283,34 @@ def route_destinations(vs_props: Any) -> Iterator[tuple[str, Mapping, Mapping]]:
 
 # --- the plan as a stack policy sees it -----------------------------------------------------
 
+def plain(value: Any) -> Any:
+    """The SDK's read-only props as plain dicts and lists, with `UNKNOWN` for unknown values:
+    a stack rule then judges every resource on what is known instead of stopping at the first
+    unknown value anywhere in the stack."""
+    if isinstance(value, Mapping):
+        return {key: plain(_known(lambda key=key: value[key], UNKNOWN)) for key in value}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [plain(_known(lambda i=i: value[i], UNKNOWN)) for i in range(len(value))]
+    return value
+
+
 class Stack:
-    """Indexes over `StackValidationArgs.resources`; a resource with unknown facts is left out."""
+    """`StackValidationArgs.resources` with plain props, indexed the ways the stack rules need."""
 
     def __init__(self, resources: Iterable[PolicyResource]):
         self.resources = list(resources)
+        self.by_urn = {r.urn: r for r in self.resources}
+        self.props = {r.urn: plain(r.props) for r in self.resources}
         self.objects: list[K8sObject] = []
         self.releases: list[HelmRelease] = []
         for r in self.resources:
-            obj = _known(lambda r=r: k8s_object(r.resource_type, r.props, r.urn, r.provider))
+            provider = plain(r.provider.props) if r.provider is not None else None
+            obj = k8s_object(r.resource_type, self.props[r.urn], r.urn, provider)
             if obj is not None:
                 self.objects.append(obj)
-            release = _known(lambda r=r: helm_release(r.resource_type, r.props, r.urn, r.provider))
+            release = helm_release(r.resource_type, self.props[r.urn], r.urn, provider)
             if release is not None:
                 self.releases.append(release)
-        self.by_urn = {r.urn: r for r in self.resources}
 
     def of(self, group: str, kind: str) -> list[K8sObject]:
         return [o for o in self.objects if (o.group, o.kind) == (group, kind)]
@@ -462,8 +495,8 @@ _DEFAULT_COMPUTE_SA = re.compile(r"^(default|\d+-compute@developer\.gserviceacco
 
 
 def _node_service_account_problem(node_config: Any) -> str | None:
-    sa = _known(lambda: _get(node_config, "serviceAccount"), _UNKNOWN)
-    if sa is _UNKNOWN:
+    sa = _known(lambda: _get(node_config, "serviceAccount"), UNKNOWN)
+    if sa is UNKNOWN:
         return None  # the email of a service account created in this update: not the default one
     if not isinstance(sa, str) or not sa:
         return "nodes run as the default compute service account (set nodeConfig.serviceAccount)"
@@ -525,13 +558,13 @@ def _check_sidecar_injection(args: StackValidationArgs, report: ReportViolation)
     namespaces = stack.namespaces()
     reported: set[str] = set()
     for workload in stack.workloads():
-        if _known(lambda w=workload: _pod_opt_out(w), False):
+        if _pod_opt_out(workload):
             continue
         ns = namespaces.get(workload.namespace)
         if ns is None:
             report(f"{workload.ref} is in namespace {workload.namespace!r}, which the program does not declare, "
                    f"so nothing guarantees it has {INJECT_LABEL}: enabled", workload.urn)
-        elif ns.urn not in reported and not _known(lambda ns=ns: injected_namespace(ns), True):
+        elif ns.urn not in reported and not injected_namespace(ns) and not _has_unknown_labels(ns):
             reported.add(ns.urn)
             labels = _str_map(_get(ns.props, "metadata", "labels"))
             report(f"{ns.ref} holds {workload.ref} but is not injected (labels {labels})", ns.urn)
@@ -542,16 +575,17 @@ def _check_routing_consistency(args: StackValidationArgs, report: ReportViolatio
     rules = stack.of(ISTIO_GROUP, "DestinationRule")
     subsets: dict[str, dict[str, tuple[K8sObject, dict[str, str]]]] = {}
     for rule in rules:
-        host = _known(lambda r=rule: fqdn(_get(r.props, "spec", "host"), r.namespace))
-        for subset in _seq(_known(lambda r=rule: _get(r.props, "spec", "subsets"))):
+        host = _get(rule.props, "spec", "host")
+        host = fqdn(host, rule.namespace) if isinstance(host, str) else None
+        for subset in _seq(_get(rule.props, "spec", "subsets")):
             name = _get(subset, "name")
             if host and isinstance(name, str):
                 subsets.setdefault(host, {})[name] = (rule, _str_map(_get(subset, "labels")))
 
     for vs in stack.of(ISTIO_GROUP, "VirtualService"):
-        for where, _, destination in _known(lambda vs=vs: list(route_destinations(vs.props)), []):
+        for where, _, destination in route_destinations(vs.props):
             subset = destination.get("subset")
-            if not subset:
+            if not isinstance(subset, str) or not subset or not isinstance(destination.get("host"), str):
                 continue
             host = fqdn(destination.get("host"), vs.namespace)
             if subset not in subsets.get(host, {}):
@@ -578,7 +612,7 @@ def _check_gateway_selector(args: StackValidationArgs, report: ReportViolation) 
     stack = Stack(args.resources)
     gateways = [(release, gateway_pod_labels(release)) for release in stack.charts("gateway")]
     for gw in stack.of(ISTIO_GROUP, "Gateway"):
-        selector = _str_map(_known(lambda gw=gw: _get(gw.props, "spec", "selector"), {}))
+        selector = _str_map(_get(gw.props, "spec", "selector"))
         if not selector:
             report(f"{gw.ref} has no selector: it would apply to every gateway pod", gw.urn)
         elif not any(selector.items() <= labels.items() for _, labels in gateways):
@@ -590,13 +624,12 @@ def _check_gateway_selector(args: StackValidationArgs, report: ReportViolation) 
 def _check_workloads_wait_for_istiod(args: StackValidationArgs, report: ReportViolation) -> None:
     stack = Stack(args.resources)
     istiods = stack.charts("istiod")
-    injected_ns = {name for name, ns in stack.namespaces().items() if _known(lambda ns=ns: injected_namespace(ns), False)}
+    injected_ns = {name for name, ns in stack.namespaces().items() if injected_namespace(ns)}
 
     injected: list[tuple[str, str]] = []  # (urn, what)
     for w in stack.workloads():
-        labels = _known(lambda w=w: pod_labels(w), {})
-        in_ns = w.namespace in injected_ns and not _known(lambda w=w: _pod_opt_out(w), False)
-        if in_ns or labels.get(POD_INJECT) == "true":
+        in_ns = w.namespace in injected_ns and not _pod_opt_out(w)
+        if in_ns or pod_labels(w).get(POD_INJECT) == "true":
             injected.append((w.urn, w.ref))
     for release in stack.releases:
         if release.chart == "gateway":
@@ -607,7 +640,7 @@ def _check_workloads_wait_for_istiod(args: StackValidationArgs, report: ReportVi
         return
 
     for istiod in istiods:
-        if _known(lambda i=istiod: _get(i.props, "skipAwait"), False) is True:
+        if _get(istiod.props, "skipAwait") is True:
             report(f"istiod release {istiod.namespace}/{istiod.name} sets skipAwait: waiting for it does not wait for "
                    "its injection webhook", istiod.urn)
     targets = {r.urn for r in istiods}
@@ -622,25 +655,25 @@ def _check_workloads_wait_for_istiod(args: StackValidationArgs, report: ReportVi
 def _check_flagger_owns_routing(args: StackValidationArgs, report: ReportViolation) -> None:
     stack = Stack(args.resources)
     for canary in stack.of(FLAGGER_GROUP, "Canary"):
-        target = _map(_known(lambda c=canary: _get(c.props, "spec", "targetRef"), {}))
-        service = _known(lambda c=canary: _get(c.props, "spec", "service", "name"))
-        service = service or target.get("name")
-        if not service:
+        target = _map(_get(canary.props, "spec", "targetRef"))
+        service = _get(canary.props, "spec", "service", "name") or target.get("name")
+        if not isinstance(service, str) or not service:
             continue
         ns = canary.namespace
         owned_names = {service, f"{service}-primary", f"{service}-canary"}
         owned_hosts = {fqdn(n, ns) for n in owned_names}
 
         for vs in stack.of(ISTIO_GROUP, "VirtualService"):
-            hosts = [fqdn(h, vs.namespace) for h in _seq(_known(lambda vs=vs: _get(vs.props, "spec", "hosts"), []))]
+            hosts = [fqdn(h, vs.namespace) for h in _seq(_get(vs.props, "spec", "hosts")) if isinstance(h, str)]
             destinations = [fqdn(d.get("host"), vs.namespace)
-                            for _, _, d in _known(lambda vs=vs: list(route_destinations(vs.props)), [])]
+                            for _, _, d in route_destinations(vs.props) if isinstance(d.get("host"), str)]
             same_object = vs.namespace == ns and vs.name == service
             if same_object or owned_hosts & (set(hosts) | set(destinations)):
                 report(f"{vs.ref} routes {service}.{ns}, which {canary.ref} manages: Flagger generates that "
                        "VirtualService itself", vs.urn)
         for rule in stack.of(ISTIO_GROUP, "DestinationRule"):
-            host = _known(lambda r=rule: fqdn(_get(r.props, "spec", "host"), r.namespace))
+            host = _get(rule.props, "spec", "host")
+            host = fqdn(host, rule.namespace) if isinstance(host, str) else None
             if host in owned_hosts or (rule.namespace == ns and rule.name in owned_names):
                 report(f"{rule.ref} is for {host}, which {canary.ref} manages: Flagger generates its "
                        "DestinationRules itself", rule.urn)
@@ -648,8 +681,8 @@ def _check_flagger_owns_routing(args: StackValidationArgs, report: ReportViolati
         if target.get("kind", "Deployment") == "Deployment":
             for deployment in stack.of("apps", "Deployment"):
                 if deployment.namespace == ns and deployment.name == target.get("name"):
-                    replicas = _known(lambda d=deployment: _get(d.props, "spec", "replicas"))
-                    if replicas is not None and _known(lambda d=deployment: set_by_program(d.props, "spec", "replicas"), False):
+                    replicas = _get(deployment.props, "spec", "replicas")
+                    if _is_int(replicas) and set_by_program(deployment.props, "spec", "replicas"):
                         report(f"{deployment.ref} is the target of {canary.ref} but sets replicas: {_num(replicas)}; "
                                "Flagger and the HPA scale it", deployment.urn)
 
@@ -667,7 +700,7 @@ def set_by_program(props: Any, *path: str) -> bool:
     """
     if _get(props, *path) is None:
         return False
-    live = _get(props, "metadata", "uid") is not None or _get(props, "status") is not None
+    live = isinstance(_get(props, "metadata", "uid"), str) or isinstance(_get(props, "status"), Mapping)
     if not live:
         return True
     for entry in _seq(_get(props, "metadata", "managedFields")):
@@ -682,7 +715,7 @@ def _check_flagger_metrics_server(args: StackValidationArgs, report: ReportViola
     stack = Stack(args.resources)
     servers: set[tuple[str, str, int]] = set()
     for release in stack.charts("prometheus"):
-        servers |= _known(lambda r=release: prometheus_urls(r), set())
+        servers |= prometheus_urls(release)
     known = sorted({f"http://{host}:{port}" for scheme, host, port in servers if scheme == "http" and host.count(".") == 1})
 
     def check(url: Any, where: str, urn: str) -> None:
@@ -692,15 +725,15 @@ def _check_flagger_metrics_server(args: StackValidationArgs, report: ReportViola
                f"({', '.join(known) or 'none installed'}): every analysis would fail with 'no values found'", urn)
 
     for flagger in stack.charts("flagger"):
-        url = _known(lambda f=flagger: _get(f.values, "metricsServer"), _UNKNOWN)
-        if url is not _UNKNOWN:
+        url = _get(flagger.values, "metricsServer")
+        if url is not UNKNOWN:
             # Unset, the chart's default is http://prometheus:9090: a Prometheus nobody installed.
             check(url if url is not None else "http://prometheus:9090 (the chart default)",
                   f"Flagger release {flagger.namespace}/{flagger.name} metricsServer", flagger.urn)
     for template in stack.of(FLAGGER_GROUP, "MetricTemplate"):
-        provider = _map(_known(lambda t=template: _get(t.props, "spec", "provider"), {}))
-        address = _known(lambda p=provider: p.get("address"), _UNKNOWN)
-        if _known(lambda p=provider: p.get("type")) == "prometheus" and address not in (None, _UNKNOWN):
+        provider = _map(_get(template.props, "spec", "provider"))
+        address = provider.get("address")
+        if provider.get("type") == "prometheus" and address is not None and address is not UNKNOWN:
             check(address, f"{template.ref} provider.address", template.urn)
 
 
@@ -728,24 +761,24 @@ _REFERENCE_ENV = re.compile(r"(_FILE|_PATH|_NAME)$", re.IGNORECASE)
 
 
 def credential_paths(props: Any, path: str = "", parent_key: str = "") -> Iterator[str]:
-    """Paths of credentials held in `props` as literal strings (not references to a Secret)."""
+    """Paths of credentials held in `props` (plain, see `plain`) as literal strings rather than
+    references to a Secret. A value a preview cannot know yet counts as a literal: it is computed
+    by the program, not a reference."""
     if isinstance(props, Mapping):
         # An env entry `{name: SLACK_URL, value: ...}` holds a credential in `value`.
-        env_name = _known(lambda: props.get("name") if "value" in props else None)
-        for key in props:
+        env_name = _text(props.get("name")) if "value" in props else None
+        for key, value in props.items():
             here = f"{path}.{key}" if path else str(key)
-            value = _known(lambda key=key: props[key], _UNKNOWN)
-            literal = value is _UNKNOWN or (isinstance(value, str) and value != "")
+            literal = value is UNKNOWN or (isinstance(value, str) and value != "")
             if literal and (_SENSITIVE_KEY.search(str(key))
                             or (parent_key.lower() in _NOTIFIERS and key in ("url", "address"))
-                            or (key == "value" and isinstance(env_name, str) and _SENSITIVE_ENV.search(env_name)
+                            or (key == "value" and env_name and _SENSITIVE_ENV.search(env_name)
                                 and not _REFERENCE_ENV.search(env_name))):
                 yield here
-            elif value is not _UNKNOWN:
+            else:
                 yield from credential_paths(value, here, str(key))
-    elif isinstance(props, Sequence) and not isinstance(props, (str, bytes)):
-        for i in range(len(props)):
-            value = _known(lambda i=i: props[i], None)
+    elif isinstance(props, list):
+        for i, value in enumerate(props):
             yield from credential_paths(value, f"{path}[{i}]", parent_key)
 
 
@@ -754,16 +787,19 @@ _ALWAYS_SECRET = {"kubernetes:core/v1:Secret": frozenset({"data", "stringData"})
 
 
 def _check_secrets_are_secret(args: StackValidationArgs, report: ReportViolation) -> None:
-    for resource in args.resources:
+    stack = Stack(args.resources)
+    objects = {o.urn: o for o in stack.objects}
+    releases = {r.urn: r for r in stack.releases}
+    for resource in stack.resources:
         if resource.resource_type == "pulumi:pulumi:Stack":
             continue
         secret_props = set(_ALWAYS_SECRET.get(resource.resource_type, ())) | set(
             getattr(resource.opts, "additional_secret_outputs", None) or ())
-        paths = [p for p in credential_paths(resource.props) if re.split(r"[.\[]", p, maxsplit=1)[0] not in secret_props]
+        paths = [p for p in credential_paths(stack.props[resource.urn])
+                 if re.split(r"[.\[]", p, maxsplit=1)[0] not in secret_props]
         if not paths:
             continue
-        obj = _known(lambda r=resource: k8s_object(r.resource_type, r.props, r.urn, r.provider))
-        release = _known(lambda r=resource: helm_release(r.resource_type, r.props, r.urn, r.provider))
+        obj, release = objects.get(resource.urn), releases.get(resource.urn)
         what = (obj.ref if obj else f"Helm release {release.namespace}/{release.name}" if release
                 else f"{resource.resource_type} {resource.name}")
         # Paths only: a violation message must never repeat the credential.

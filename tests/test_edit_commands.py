@@ -81,10 +81,16 @@ def test_real_stack_files_survive_an_edit_that_changes_nothing(stack_file, tmp_p
     assert path.read_text() == (PROJECT_DIR / stack_file).read_text()
 
 
+EXISTING = "  istio-canary:cluster: {provider: existing}\n"
+
+
 @pytest.mark.parametrize("text", [
-    "---\nconfig:\n  istio-canary:delivery: {maxWeightStep: 20}\n",
-    "config:\n  istio-canary:delivery:\n      maxWeightStep: 20",  # 6-space indent, no final newline
-    "config:\n  istio-canary:cluster:\n    masterAuthorizedNetworks:\n    - 10.0.0.0/8\n  istio-canary:delivery:\n    maxWeightStep: 20\n",
+    "---\nconfig:\n" + EXISTING + "  istio-canary:delivery: {maxWeightStep: 20}\n",
+    "config:\n    istio-canary:cluster: {provider: existing}\n    istio-canary:delivery:\n        maxWeightStep: 20",
+    # 4-space indent, no final newline
+    "config:\n" + EXISTING + "  istio-canary:apps:\n    web:\n      namespace: web\n      strategy: canary\n"
+    "      image: ghcr.io/stefanprodan/podinfo\n      tag: 6.13.0\n      hosts:\n      - web.example.com\n"
+    "  istio-canary:delivery:\n    maxWeightStep: 20\n",  # the Pulumi CLI's unindented lists
 ])
 def test_other_layouts_keep_their_style_through_an_edit(tmp_path, text):
     path = tmp_path / "Pulumi.x.yaml"
