@@ -45,6 +45,8 @@ _TEMPLATE_KINDS = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "Da
 WORKLOAD_KINDS = frozenset(_TEMPLATE_KINDS | {("core", "Pod"), ("batch", "CronJob")})
 
 INJECT_LABEL, REV_LABEL, POD_INJECT = "istio-injection", "istio.io/rev", "sidecar.istio.io/inject"
+# The namespace of an object whose namespace a preview cannot know yet.
+UNKNOWN_NAMESPACE = "(unknown)"
 
 
 # --- reading props --------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def k8s_object(resource_type: str, props: Any, urn: str, provider: Any = None) -
     name = _known(lambda: _get(props, "metadata", "name"))
     namespace = _known(lambda: _get(props, "metadata", "namespace"), UNKNOWN) or default_namespace(provider)
     return K8sObject(urn, gk[0], gk[1], name if isinstance(name, str) else None,
-                     namespace if isinstance(namespace, str) else "(unknown)", props)
+                     namespace if isinstance(namespace, str) else UNKNOWN_NAMESPACE, props)
 
 
 def pod_template(obj: K8sObject) -> tuple[Mapping, Mapping] | None:
@@ -212,7 +214,7 @@ def helm_release(resource_type: str, props: Any, urn: str, provider: Any = None)
     name = _known(lambda: _get(props, "name"))
     namespace = _known(lambda: _get(props, "namespace"), UNKNOWN) or default_namespace(provider)
     return HelmRelease(urn, chart, name if isinstance(name, str) else None,
-                       namespace if isinstance(namespace, str) else "(unknown)", _map(_get(props, "values")), props)
+                       namespace if isinstance(namespace, str) else UNKNOWN_NAMESPACE, _map(_get(props, "values")), props)
 
 
 def gateway_pod_labels(release: HelmRelease) -> dict[str, str]:
@@ -558,7 +560,7 @@ def _check_sidecar_injection(args: StackValidationArgs, report: ReportViolation)
     namespaces = stack.namespaces()
     reported: set[str] = set()
     for workload in stack.workloads():
-        if _pod_opt_out(workload):
+        if _pod_opt_out(workload) or workload.namespace == UNKNOWN_NAMESPACE:
             continue
         ns = namespaces.get(workload.namespace)
         if ns is None:

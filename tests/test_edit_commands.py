@@ -86,8 +86,8 @@ EXISTING = "  istio-canary:cluster: {provider: existing}\n"
 
 @pytest.mark.parametrize("text", [
     "---\nconfig:\n" + EXISTING + "  istio-canary:delivery: {maxWeightStep: 20}\n",
-    "config:\n    istio-canary:cluster: {provider: existing}\n    istio-canary:delivery:\n        maxWeightStep: 20",
     # 4-space indent, no final newline
+    "config:\n    istio-canary:cluster: {provider: existing}\n    istio-canary:delivery:\n        maxWeightStep: 20",
     "config:\n" + EXISTING + "  istio-canary:apps:\n    web:\n      namespace: web\n      strategy: canary\n"
     "      image: ghcr.io/stefanprodan/podinfo\n      tag: 6.13.0\n      hosts:\n      - web.example.com\n"
     "  istio-canary:delivery:\n    maxWeightStep: 20\n",  # the Pulumi CLI's unindented lists
