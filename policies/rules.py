@@ -10,8 +10,11 @@ What a policy sees, in both runners, is what the Pulumi engine hands CrossGuard:
 - `props` are the resource's inputs as sent to the engine (camelCase keys), wrapped in the SDK's
   read-only proxies: test with `Mapping`/`Sequence`, never `dict`/`list`; numbers arrive as floats.
 - A value not known during a preview raises `UnknownValueError` when read. Resource policies let
-  it through (the SDK then reports that the policy could not run); stack policies skip the one
-  resource whose facts are unknown and judge the rest.
+  it through (the SDK then reports that the policy could not run on that resource), except where a
+  computed value is expected (a new service account's email); stack policies copy the props with
+  `UNKNOWN` in its place and judge everything that is known.
+- Stack policies see each resource's outputs: its inputs while it is still to be created, the
+  live object once it exists (see `set_by_program`).
 - Secret inputs arrive as their plain value, with no mark of secrecy (pulumi-policy#241), so no
   rule here can ask "is this a Pulumi secret?". `secrets-are-secret` judges what both runners do
   see: where a credential sits (see its docstring).
