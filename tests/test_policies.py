@@ -442,10 +442,7 @@ def test_crossguard_and_the_offline_runner_report_the_same_violations(analyzer, 
     plan = copy.deepcopy(dev)
     assert crossguard_violations(analyzer, plan) == set()
     for _, _, mutate, _ in MUTATIONS:
-        try:
-            mutate(plan)
-        except (KeyError, AssertionError):
-            pass  # a mutation that an earlier one already made impossible
+        mutate(plan)
     offline = {(v["policy"], v["level"], v["urn"] or "", v["message"]) for v in policy.evaluate(plan)}
     assert {v[0] for v in offline} == set(BY_NAME)
     assert crossguard_violations(analyzer, plan) == offline
