@@ -13,7 +13,7 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import alerts
+from components import alerts, charts
 from components.mesh import GATEWAY_NAMESPACE, Mesh
 from components.settings import Settings
 
@@ -78,12 +78,11 @@ class Flagger(pulumi.ComponentResource):
             values["slack"] = {"user": notifications.slack_user, "channel": notifications.slack_channel}
             values["env"] = [{"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": slack.metadata.name, "key": "url"}}}]
 
-        self.release = k8s.helm.v3.Release(
+        self.release = charts.release(
             "flagger",
-            name="flagger",
             chart="flagger",
             version=platform.flagger_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=FLAGGER_CHARTS),
+            repo=FLAGGER_CHARTS,
             namespace=namespace,
             values=values,
             # Flagger writes VirtualServices and DestinationRules: istio-base's CRDs.
@@ -119,12 +118,12 @@ class Flagger(pulumi.ComponentResource):
         return loadtester_url(namespace)
 
     def _loadtester(self, ns: str, namespace: k8s.core.v1.Namespace, version: str, mesh: Mesh) -> k8s.helm.v3.Release:
-        release = k8s.helm.v3.Release(
+        release = charts.release(
             f"{LOADTESTER}-{ns}",
             name=LOADTESTER,
             chart="loadtester",
             version=version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=FLAGGER_CHARTS),
+            repo=FLAGGER_CHARTS,
             namespace=namespace.metadata.name,
             values={
                 "fullnameOverride": LOADTESTER,  # the Service name in loadtester_url()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import charts
 from components.settings import Platform
 
 ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
@@ -53,12 +54,11 @@ class Mesh(pulumi.ComponentResource):
         namespace = self.namespace.metadata.name
 
         def release(resource_name: str, chart: str, *, values: dict, depends_on: list) -> k8s.helm.v3.Release:
-            return k8s.helm.v3.Release(
+            return charts.release(
                 resource_name,
-                name=resource_name,  # a fixed name: the chart derives object names and labels from it
                 chart=chart,
                 version=platform.istio_version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHARTS),
+                repo=ISTIO_CHARTS,
                 namespace=namespace,
                 values=values,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),

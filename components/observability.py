@@ -24,6 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components import charts
 from components.settings import Platform
 
 NAMESPACE = "monitoring"
@@ -80,12 +81,11 @@ class Observability(pulumi.ComponentResource):
 
         self.prometheus_url = PROMETHEUS_URL
         server_files = {"alerting_rules.yml": dict(alerting_rules)} if alerting_rules else {}
-        self.prometheus = k8s.helm.v3.Release(
+        self.prometheus = charts.release(
             "prometheus",
-            name="prometheus",
             chart="prometheus",
             version=platform.prometheus_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_CHARTS),
+            repo=PROMETHEUS_CHARTS,
             namespace=namespace,
             values={
                 "server": {
@@ -119,12 +119,11 @@ class Observability(pulumi.ComponentResource):
             data=dashboard_files(),
             opts=child,
         )
-        self.grafana = k8s.helm.v3.Release(
+        self.grafana = charts.release(
             GRAFANA,
-            name=GRAFANA,
             chart="grafana",
             version=platform.grafana_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_CHARTS),
+            repo=GRAFANA_CHARTS,
             namespace=namespace,
             values={
                 "admin": {"existingSecret": admin.metadata.name, "userKey": "admin-user", "passwordKey": "admin-password"},
