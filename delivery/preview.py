@@ -21,10 +21,13 @@ BUILD_DIR = engine.PROJECT_DIR / "build" / "preview"
 
 
 def short_type(type_: str) -> str:
-    """`gcp:compute/network:Network` -> `gcp:compute:Network`, as `pulumi preview` shows it."""
+    """`gcp:compute/network:Network` -> `gcp:compute:Network`, as `pulumi preview` shows it: the
+    module's last segment is dropped when it only repeats the type name (`core/v1` stays)."""
     parts = type_.split(":")
     if len(parts) == 3 and "/" in parts[1]:
-        parts[1] = parts[1].split("/")[0]
+        module, last = parts[1].rsplit("/", 1)
+        if last == parts[2][:1].lower() + parts[2][1:]:
+            parts[1] = module
     return ":".join(parts)
 
 
