@@ -74,7 +74,7 @@ class Mesh(pulumi.ComponentResource):
             "global": {"proxy": {"resources": {"requests": PROXY_REQUESTS}}},
         })
         # `image: auto`: the proxy image is injected by istiod's webhook; without it the pods
-        # start from a placeholder image and never become ready (istio/istio#54841).
+        # start from the literal image "auto" and never become ready (istio/istio#54841).
         self.gateway = release(GATEWAY_RELEASE, "gateway", depends_on=[self.istiod], values={
             "labels": dict(GATEWAY_POD_LABELS),
             "service": {"type": platform.gateway_service_type},

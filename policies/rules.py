@@ -434,7 +434,7 @@ def _check_pinned_images(args: ResourceValidationArgs, report: ReportViolation) 
         return
     for where, container in containers(template[1]):
         image = container.get("image")
-        # `auto` is Istio's placeholder for an injected gateway proxy: istiod's webhook sets the image.
+        # `auto` is the image Istio's injector replaces for a gateway proxy: istiod's webhook sets the real one.
         if image == "auto" and container.get("name") == "istio-proxy":
             continue
         problem = image_problem(image)
