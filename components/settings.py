@@ -289,10 +289,6 @@ class Settings:
     def apps_by_strategy(self, *strategies: str) -> dict[str, App]:
         return {name: app for name, app in self.apps.items() if app.strategy in strategies}
 
-    def namespaces(self) -> list[str]:
-        """App namespaces in first-seen order (several apps may share one)."""
-        return list(dict.fromkeys(app.namespace for app in self.apps.values()))
-
 
 SECTIONS = {"cluster": Cluster, "platform": Platform, "delivery": Delivery, "notifications": Notifications}
 TOP_LEVEL_KEYS = (*SECTIONS, "apps", "slackWebhookUrl")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from components.settings import PROJECT
 from delivery import edit, engine
-from delivery.check import git
+from delivery.gitref import git, require_commit
 from delivery.errors import EXIT_OK, UsageError, fail
 
 HELP = "JSON list of the deployable stacks a change touches (for CI matrices)"
@@ -51,8 +51,7 @@ def deployable(project_dir: Path, any_cluster: bool = False) -> list[str]:
 
 
 def changed_paths(project_dir: Path, ref: str) -> list[str]:
-    if ref.startswith("-") or git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode:
-        raise UsageError(f"--base {ref!r} is not a commit in this repository (fetch it first)")
+    require_commit(project_dir, ref)
     diff = git(project_dir, "diff", "--name-only", "--relative", ref, "--")
     if diff.returncode:
         raise UsageError(f"git diff failed: {diff.stderr.strip()}")

@@ -16,7 +16,6 @@ A stack file that does not exist at REF is a new stack: only its tags and tracks
 from __future__ import annotations
 
 import copy
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any, Mapping
 from components import settings as stack_settings
 from components.settings import Settings, WeightedApp
 from components.versions import Track, TrackError
-from delivery import edit, engine, stackfile
+from delivery import edit, engine, gitref, stackfile
 from delivery.errors import EXIT_FAILED, EXIT_OK, UsageError, fail
 
 HELP = "PR check: weight steps, tags inside tracks, GA untouched while the canary holds traffic"
@@ -43,23 +42,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--stack", required=True, help="stack name: checks Pulumi.<stack>.yaml")
     parser.add_argument("--base", required=True, metavar="REF", help="git ref of the PR's base (e.g. origin/main)")
     edit.add_project_dir(parser)
-
-
-def git(project_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", *args], cwd=project_dir, capture_output=True, text=True, timeout=60)
-    except FileNotFoundError:
-        raise UsageError("git is not installed") from None
-
-
-def base_text(project_dir: Path, ref: str, filename: str) -> str | None:
-    """The stack file at `ref`, or None when it did not exist there."""
-    if git(project_dir, "rev-parse", "--is-inside-work-tree").returncode != 0:
-        raise UsageError(f"{project_dir.resolve()} is not inside a git work tree")
-    if ref.startswith("-") or git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
-        raise UsageError(f"--base {ref!r} is not a commit in this repository (fetch it first: git fetch origin)")
-    shown = git(project_dir, "show", f"{ref}:./{filename}")
-    return shown.stdout if shown.returncode == 0 else None
 
 
 def _sides(app: Any, name: str) -> list[tuple[str, Any]]:
@@ -158,7 +140,7 @@ def _tags(name: str, old: Any, new: Any) -> list[Finding]:
 def check(stack: str, ref: str, project_dir: Path) -> list[Finding]:
     path = stackfile.stack_path(stack, project_dir)
     head, head_outside = typed(engine.config_from_text(path.read_text(), path.name), path.name)
-    old_text = base_text(project_dir, ref, path.name)
+    old_text = gitref.file_at(project_dir, ref, path.name)
     if old_text is None:
         findings = [Finding(NOTE, f"{path.name} does not exist at {ref}: a new stack, no weights to compare")]
         return findings + head_outside + compare(None, head)

@@ -10,12 +10,11 @@ with old -> new values. Secrets are never printed: plans carry them as "[secret]
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from delivery import engine
-from delivery.errors import EXIT_OK, fail
+from delivery import engine, gitref
+from delivery.errors import EXIT_OK, UsageError, fail
 
 HELP = "plan diff of a stack between a git ref and the work tree (Markdown)"
 MAX_VALUE = 80
@@ -165,35 +164,12 @@ def to_markdown(diff: PlanDiff, stack: str, base: str) -> str:
 
 # --- command ------------------------------------------------------------------------------
 
-class _GitError(Exception):
-    pass
-
-
-def _git(*args: str) -> str:
-    try:
-        done = subprocess.run(["git", "-C", str(engine.PROJECT_DIR), *args], capture_output=True, text=True)
-    except FileNotFoundError:
-        raise _GitError("git is not installed") from None
-    if done.returncode != 0:
-        raise _GitError(done.stderr.strip() or f"git {' '.join(args)} failed")
-    return done.stdout
-
-
 def base_stack_config(stack: str, ref: str) -> dict:
     """The `config:` of `Pulumi.<stack>.yaml` as of git `ref`."""
     filename = f"Pulumi.{stack}.yaml"
-    try:
-        _git("rev-parse", "--is-inside-work-tree")
-    except _GitError:
-        raise _GitError(f"{engine.PROJECT_DIR} is not in a git work tree") from None
-    try:
-        commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
-    except _GitError:
-        raise _GitError(f"--base {ref!r} is not a commit, branch or tag in this repository") from None
-    try:
-        text = _git("show", f"{commit}:./{filename}")
-    except _GitError:
-        raise _GitError(f"{filename} does not exist at {ref!r}: the stack is new, nothing to diff against") from None
+    text = gitref.file_at(engine.PROJECT_DIR, ref, filename)
+    if text is None:
+        raise UsageError(f"{filename} does not exist at {ref!r}: the stack is new, nothing to diff against")
     return engine.config_from_text(text, f"{filename} at {ref}")
 
 
@@ -211,7 +187,7 @@ def run(args) -> int:
     try:
         new_config = engine.load_stack_config(args.stack)
         old_config = base_stack_config(args.stack, args.base)
-    except (engine.StackFileError, _GitError) as exc:
+    except (engine.StackFileError, UsageError) as exc:
         return fail(str(exc))
     plans = []
     for side, config in ((f"{filename} at {args.base}", old_config), (filename, new_config)):

@@ -153,6 +153,12 @@ def k8s_object(resource_type: str, props: Any, urn: str, provider: Any = None) -
                      namespace if isinstance(namespace, str) else UNKNOWN_NAMESPACE, props)
 
 
+def workload_of(args: ResourceValidationArgs) -> tuple[K8sObject | None, tuple[Mapping, Mapping] | None]:
+    """The Kubernetes object a resource validation sees, and its pod template when it runs pods."""
+    obj = k8s_object(args.resource_type, args.props, args.urn)
+    return obj, (pod_template(obj) if obj else None)
+
+
 def pod_template(obj: K8sObject) -> tuple[Mapping, Mapping] | None:
     """(metadata, spec) of the pods a workload runs."""
     if (obj.group, obj.kind) == ("core", "Pod"):
@@ -428,8 +434,7 @@ def _check_pinned_images(args: ResourceValidationArgs, report: ReportViolation) 
         for problem in _helm_image_problems(release.values):
             report(f"Helm release {release.namespace}/{release.name}: {problem}")
         return
-    obj = k8s_object(args.resource_type, args.props, args.urn)
-    template = pod_template(obj) if obj else None
+    obj, template = workload_of(args)
     if template is None:
         return
     for where, container in containers(template[1]):
@@ -461,8 +466,7 @@ def _check_pinned_charts(args: ResourceValidationArgs, report: ReportViolation) 
 
 
 def _check_workload_resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    obj = k8s_object(args.resource_type, args.props, args.urn)
-    template = pod_template(obj) if obj else None
+    obj, template = workload_of(args)
     if template is None:
         return
     for where, container in containers(template[1]):
@@ -474,8 +478,7 @@ def _check_workload_resources(args: ResourceValidationArgs, report: ReportViolat
 
 
 def _check_workload_security(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    obj = k8s_object(args.resource_type, args.props, args.urn)
-    template = pod_template(obj) if obj else None
+    obj, template = workload_of(args)
     if template is None:
         return
     pod = _map(template[1].get("securityContext"))
