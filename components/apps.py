@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.mesh import PUBLIC_GATEWAY
-from components.settings import ABApp, App, CanaryApp, Side, WeightedApp
+from model.settings import ABApp, App, CanaryApp, Side, WeightedApp
 
 PORT = 9898
 PORT_NAME = "http"  # Istio picks the protocol from the port name: HTTP routing and metrics

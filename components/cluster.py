@@ -13,7 +13,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.settings import Cluster, Gcp
+from model.settings import Cluster, Gcp
 
 # VPC-native address plan. Pods and Services get secondary ranges of the node subnet;
 # the control plane of a private cluster gets a /28 peered into the VPC.

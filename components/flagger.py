@@ -13,11 +13,11 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import alerts, charts
+from components import helm
+from model import promql
 from components.mesh import GATEWAY_NAMESPACE, Mesh
-from components.settings import Settings
+from model.settings import Platform, Settings
 
-FLAGGER_CHARTS = "https://flagger.app"
 NAMESPACE = GATEWAY_NAMESPACE
 SLACK_SECRET = "flagger-slack"
 
@@ -31,8 +31,8 @@ LOADTESTER_POD_LABELS = {"app.kubernetes.io/instance": LOADTESTER}
 # Flagger fills these in per Canary metric: its namespace, its target Deployment and the metric interval.
 _NAMESPACE, _TARGET, _INTERVAL = "{{ namespace }}", "{{ target }}", "{{ interval }}"
 METRIC_QUERIES = {
-    "error-rate": alerts.error_rate(_NAMESPACE, _TARGET, _INTERVAL),
-    "latency": alerts.p99_latency(_NAMESPACE, _TARGET, _INTERVAL),
+    "error-rate": promql.error_rate(_NAMESPACE, _TARGET, _INTERVAL),
+    "latency": promql.p99_latency(_NAMESPACE, _TARGET, _INTERVAL),
 }
 
 
@@ -78,11 +78,10 @@ class Flagger(pulumi.ComponentResource):
             values["slack"] = {"user": notifications.slack_user, "channel": notifications.slack_channel}
             values["env"] = [{"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": slack.metadata.name, "key": "url"}}}]
 
-        self.release = charts.release(
+        self.release = helm.release(
             "flagger",
             chart="flagger",
-            version=platform.flagger_version,
-            repo=FLAGGER_CHARTS,
+            platform=platform,
             namespace=namespace,
             values=values,
             # Flagger writes VirtualServices and DestinationRules: istio-base's CRDs.
@@ -104,7 +103,7 @@ class Flagger(pulumi.ComponentResource):
         }
 
         self.loadtesters = {
-            ns: self._loadtester(ns, namespace, platform.loadtester_version, mesh)
+            ns: self._loadtester(ns, namespace, platform, mesh)
             for ns, namespace in loadtester_namespaces.items()
         }
 
@@ -117,13 +116,13 @@ class Flagger(pulumi.ComponentResource):
     def loadtester_url(namespace: str) -> str:
         return loadtester_url(namespace)
 
-    def _loadtester(self, ns: str, namespace: k8s.core.v1.Namespace, version: str, mesh: Mesh) -> k8s.helm.v3.Release:
-        release = charts.release(
+    def _loadtester(self, ns: str, namespace: k8s.core.v1.Namespace, platform: Platform,
+                    mesh: Mesh) -> k8s.helm.v3.Release:
+        release = helm.release(
             f"{LOADTESTER}-{ns}",
             name=LOADTESTER,
             chart="loadtester",
-            version=version,
-            repo=FLAGGER_CHARTS,
+            platform=platform,
             namespace=namespace.metadata.name,
             values={
                 "fullnameOverride": LOADTESTER,  # the Service name in loadtester_url()

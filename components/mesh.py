@@ -10,10 +10,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import charts
-from components.settings import Platform
+from components import helm
+from model.settings import Platform
 
-ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 
 GATEWAY_NAMESPACE = "istio-system"
 # The gateway chart names its Deployment and Service after the release.
@@ -54,11 +53,10 @@ class Mesh(pulumi.ComponentResource):
         namespace = self.namespace.metadata.name
 
         def release(resource_name: str, chart: str, *, values: dict, depends_on: list) -> k8s.helm.v3.Release:
-            return charts.release(
+            return helm.release(
                 resource_name,
                 chart=chart,
-                version=platform.istio_version,
-                repo=ISTIO_CHARTS,
+                platform=platform,
                 namespace=namespace,
                 values=values,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),

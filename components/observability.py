@@ -24,12 +24,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import charts
-from components.settings import Platform
+from components import helm
+from model.settings import Platform
 
 NAMESPACE = "monitoring"
-PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
-GRAFANA_CHARTS = "https://grafana-community.github.io/helm-charts"
 
 # The server's Service name and port are set in the chart values from these constants, and the
 # URL every consumer (Grafana, Flagger, MetricTemplates) uses is built from them: one source.
@@ -81,11 +79,10 @@ class Observability(pulumi.ComponentResource):
 
         self.prometheus_url = PROMETHEUS_URL
         server_files = {"alerting_rules.yml": dict(alerting_rules)} if alerting_rules else {}
-        self.prometheus = charts.release(
+        self.prometheus = helm.release(
             "prometheus",
             chart="prometheus",
-            version=platform.prometheus_version,
-            repo=PROMETHEUS_CHARTS,
+            platform=platform,
             namespace=namespace,
             values={
                 "server": {
@@ -119,11 +116,10 @@ class Observability(pulumi.ComponentResource):
             data=dashboard_files(),
             opts=child,
         )
-        self.grafana = charts.release(
+        self.grafana = helm.release(
             GRAFANA,
             chart="grafana",
-            version=platform.grafana_version,
-            repo=GRAFANA_CHARTS,
+            platform=platform,
             namespace=namespace,
             values={
                 "admin": {"existingSecret": admin.metadata.name, "userKey": "admin-user", "passwordKey": "admin-password"},

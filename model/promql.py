@@ -1,114 +1,34 @@
-"""The canary analyses as PromQL, and Prometheus alerting rules for the Git-driven weights.
+"""The canary analyses as PromQL (DESIGN.md "Metrics"): one definition for every consumer.
 
-Flagger judges the canaries it drives; nobody judges a weighted app's canary between two PRs.
-These rules do, with the promotion gate's thresholds (`delivery.maxErrorRateDelta`,
-`delivery.maxLatencyRatio`), so a canary that goes bad after its weight was raised pages
-someone instead of waiting for the next `promote`. They ship as the prometheus chart's
-`serverFiles."alerting_rules.yml"` (the file its default `rule_files` already loads).
-
-Pure data, no Pulumi: the promotion gate (`delivery/gate.py`) runs the same queries.
+Flagger's MetricTemplates (components/flagger.py), the alert rules (components/alert_rules.py)
+and the promotion gate (delivery/release/gate.py) all run these queries. Pure data, no Pulumi.
 """
 
 from __future__ import annotations
 
-from components.settings import Settings, WeightedApp
-
 # The analysis window of the rules and the gate's default: long enough to smooth a 5 QPS
 # load test, short enough to notice a bad canary within minutes.
 WINDOW = "5m"
-# How long a condition must hold before it pages: one window, so one slow scrape or a
-# pod restart does not.
-FOR = "5m"
-SEVERITY = "warning"
-_NOT_5XX = ',response_code!~"5.*"'
+NOT_5XX = ',response_code!~"5.*"'
 
 
-def _selector(namespace: str, workload: str, extra: str = "") -> str:
+def selector(namespace: str, workload: str, extra: str = "") -> str:
     return (f'reporter="destination",destination_workload_namespace="{namespace}",'
             f'destination_workload=~"{workload}"{extra}')
 
 
 def request_rate(namespace: str, workload: str, window: str = WINDOW) -> str:
     """Requests per second the workload's sidecars received."""
-    return f"sum(rate(istio_requests_total{{{_selector(namespace, workload)}}}[{window}]))"
+    return f"sum(rate(istio_requests_total{{{selector(namespace, workload)}}}[{window}]))"
 
 
 def error_rate(namespace: str, workload: str, window: str = WINDOW) -> str:
     """Percent of requests answered 5xx: the DESIGN.md query, as Flagger's `error-rate` runs it."""
-    ok = f"sum(rate(istio_requests_total{{{_selector(namespace, workload, _NOT_5XX)}}}[{window}]))"
+    ok = f"sum(rate(istio_requests_total{{{selector(namespace, workload, NOT_5XX)}}}[{window}]))"
     return f"100 - {ok} / {request_rate(namespace, workload, window)} * 100"
 
 
 def p99_latency(namespace: str, workload: str, window: str = WINDOW) -> str:
     """99th percentile request duration in milliseconds."""
     return ("histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket"
-            f"{{{_selector(namespace, workload)}}}[{window}])) by (le))")
-
-
-def _alert_error_rate(namespace: str, workload: str, window: str) -> str:
-    # The DESIGN.md form is empty, not 100, when *every* request fails (no non-5xx series
-    # exists to sum): an alert built on it would stay silent for the worst canary of all.
-    ok = f"sum(rate(istio_requests_total{{{_selector(namespace, workload, _NOT_5XX)}}}[{window}]))"
-    return f"(100 - ({ok} or vector(0)) / {request_rate(namespace, workload, window)} * 100)"
-
-
-def _labels(name: str, app: WeightedApp) -> dict[str, str]:
-    return {"severity": SEVERITY, "app": name, "namespace": app.namespace}
-
-
-def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WINDOW) -> list[dict]:
-    ns, canary, ga = app.namespace, f"{name}-canary", f"{name}-ga"
-    delta, ratio = settings.delivery.max_error_rate_delta, settings.delivery.max_latency_ratio
-    rules = [
-        {
-            "alert": "CanaryErrorRateAboveGA",
-            "expr": f"{_alert_error_rate(ns, canary, window)} - {_alert_error_rate(ns, ga, window)} > {delta:g}",
-            "for": FOR,
-            "labels": _labels(name, app),
-            "annotations": {
-                "summary": f"{name}: canary error rate exceeds GA's by more than {delta:g} percentage points",
-                "description": (f"{canary} in {ns} answers 5xx {{{{ $value | printf \"%.2f\" }}}} percentage points "
-                                f"more often than {ga} over {window} (limit delivery.maxErrorRateDelta = {delta:g}). "
-                                "Lower its weight in the stack file or revert the tag."),
-            },
-        },
-        {
-            "alert": "CanaryLatencyAboveGA",
-            "expr": f"{p99_latency(ns, canary, window)} > {p99_latency(ns, ga, window)} * {ratio:g}",
-            "for": FOR,
-            "labels": _labels(name, app),
-            "annotations": {
-                "summary": f"{name}: canary p99 latency is more than {ratio:g} times GA's",
-                "description": (f"{canary} in {ns} has a p99 of {{{{ $value | printf \"%.0f\" }}}} ms over {window}, "
-                                f"above {ratio:g} times {ga}'s (delivery.maxLatencyRatio). "
-                                "Lower its weight in the stack file or revert the tag."),
-            },
-        },
-    ]
-    if app.weights.canary > 0:
-        # Only a canary that holds weight should see traffic; at weight 0 silence is expected.
-        # The rule names no weight: raising it (10 -> 40) leaves the Prometheus release alone;
-        # only leaving or returning to 0 changes its rules.
-        rules.append({
-            "alert": "CanaryWithoutTraffic",
-            "expr": f"({request_rate(ns, canary, window)} or vector(0)) == 0",
-            "for": FOR,
-            "labels": _labels(name, app),
-            "annotations": {
-                "summary": f"{name}: canary holds traffic weight but receives no requests",
-                "description": (f"{canary} in {ns} received no requests over {window} although the stack gives it "
-                                "a traffic weight: its pods, sidecars or route are broken, "
-                                "and neither the gate nor these alerts can judge it."),
-            },
-        })
-    return rules
-
-
-def alerting_rules(settings: Settings) -> dict:
-    """The content of `alerting_rules.yml`: one rule group per weighted app."""
-    groups = [
-        {"name": f"istio-canary-{name}", "rules": app_rules(name, app, settings)}
-        for name, app in settings.apps_by_strategy("weighted").items()
-    ]
-    return {"groups": groups}
-
+            f"{{{selector(namespace, workload)}}}[{window}])) by (le))")

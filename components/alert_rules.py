@@ -1,0 +1,88 @@
+"""Prometheus alerting rules for the Git-driven weights.
+
+Flagger judges the canaries it drives; nobody judges a weighted app's canary between two PRs.
+These rules do, with the promotion gate's thresholds (`delivery.maxErrorRateDelta`,
+`delivery.maxLatencyRatio`), so a canary that goes bad after its weight was raised pages
+someone instead of waiting for the next `promote`. They ship as the prometheus chart's
+`serverFiles."alerting_rules.yml"` (the file its default `rule_files` already loads).
+Pure data: the Observability component installs them.
+"""
+
+from __future__ import annotations
+
+from model.promql import NOT_5XX, WINDOW, p99_latency, request_rate, selector
+from model.settings import Settings, WeightedApp
+
+# How long a condition must hold before it pages: one window, so one slow scrape or a
+# pod restart does not.
+FOR = "5m"
+SEVERITY = "warning"
+
+
+def _alert_error_rate(namespace: str, workload: str, window: str) -> str:
+    # The DESIGN.md form is empty, not 100, when *every* request fails (no non-5xx series
+    # exists to sum): an alert built on it would stay silent for the worst canary of all.
+    ok = f"sum(rate(istio_requests_total{{{selector(namespace, workload, NOT_5XX)}}}[{window}]))"
+    return f"(100 - ({ok} or vector(0)) / {request_rate(namespace, workload, window)} * 100)"
+
+
+def _labels(name: str, app: WeightedApp) -> dict[str, str]:
+    return {"severity": SEVERITY, "app": name, "namespace": app.namespace}
+
+
+def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WINDOW) -> list[dict]:
+    ns, canary, ga = app.namespace, f"{name}-canary", f"{name}-ga"
+    delta, ratio = settings.delivery.max_error_rate_delta, settings.delivery.max_latency_ratio
+    rules = [
+        {
+            "alert": "CanaryErrorRateAboveGA",
+            "expr": f"{_alert_error_rate(ns, canary, window)} - {_alert_error_rate(ns, ga, window)} > {delta:g}",
+            "for": FOR,
+            "labels": _labels(name, app),
+            "annotations": {
+                "summary": f"{name}: canary error rate exceeds GA's by more than {delta:g} percentage points",
+                "description": (f"{canary} in {ns} answers 5xx {{{{ $value | printf \"%.2f\" }}}} percentage points "
+                                f"more often than {ga} over {window} (limit delivery.maxErrorRateDelta = {delta:g}). "
+                                "Lower its weight in the stack file or revert the tag."),
+            },
+        },
+        {
+            "alert": "CanaryLatencyAboveGA",
+            "expr": f"{p99_latency(ns, canary, window)} > {p99_latency(ns, ga, window)} * {ratio:g}",
+            "for": FOR,
+            "labels": _labels(name, app),
+            "annotations": {
+                "summary": f"{name}: canary p99 latency is more than {ratio:g} times GA's",
+                "description": (f"{canary} in {ns} has a p99 of {{{{ $value | printf \"%.0f\" }}}} ms over {window}, "
+                                f"above {ratio:g} times {ga}'s (delivery.maxLatencyRatio). "
+                                "Lower its weight in the stack file or revert the tag."),
+            },
+        },
+    ]
+    if app.weights.canary > 0:
+        # Only a canary that holds weight should see traffic; at weight 0 silence is expected.
+        # The rule names no weight: raising it (10 -> 40) leaves the Prometheus release alone;
+        # only leaving or returning to 0 changes its rules.
+        rules.append({
+            "alert": "CanaryWithoutTraffic",
+            "expr": f"({request_rate(ns, canary, window)} or vector(0)) == 0",
+            "for": FOR,
+            "labels": _labels(name, app),
+            "annotations": {
+                "summary": f"{name}: canary holds traffic weight but receives no requests",
+                "description": (f"{canary} in {ns} received no requests over {window} although the stack gives it "
+                                "a traffic weight: its pods, sidecars or route are broken, "
+                                "and neither the gate nor these alerts can judge it."),
+            },
+        })
+    return rules
+
+
+def alerting_rules(settings: Settings) -> dict:
+    """The content of `alerting_rules.yml`: one rule group per weighted app."""
+    groups = [
+        {"name": f"istio-canary-{name}", "rules": app_rules(name, app, settings)}
+        for name, app in settings.apps_by_strategy("weighted").items()
+    ]
+    return {"groups": groups}
+
