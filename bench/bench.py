@@ -21,8 +21,9 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from components.versions import Version  # noqa: E402
-from delivery import engine  # noqa: E402
+from model.versions import Version  # noqa: E402
+from delivery import stack as stack_file  # noqa: E402
+from delivery.plan import engine  # noqa: E402
 
 PACKAGES = ("pulumi", "pulumi_gcp", "pulumi_kubernetes", "pulumi_random", "pulumi_policy", "pydantic", "yaml")
 RUNS = 5
@@ -55,9 +56,9 @@ def longest_chain(plan: engine.Plan) -> list[dict]:
 
 
 def blast_radius(stack: str, mutate) -> list[str]:
-    from delivery.diff import compare
+    from delivery.plan.diff import compare
 
-    config = engine.load_stack_config(stack)
+    config = stack_file.load_config(stack)
     base = engine.render(stack, copy.deepcopy(config))
     mutate(config)
     diff = compare(base, engine.render(stack, config))
@@ -87,7 +88,7 @@ def main() -> int:
     for r in chain:
         print(f"  -> {r['type']} {r['name']}")
 
-    apps = engine.load_stack_config(args.stack).get("istio-canary:apps", {})
+    apps = stack_file.load_config(args.stack).get("istio-canary:apps", {})
     weighted = next((name for name, app in apps.items() if app.get("strategy") == "weighted"), None)
     if weighted:
         def shift_weights(config):

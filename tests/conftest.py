@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import copy
-import os
 import sys
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = Path(os.environ.get("ISTIO_CANARY_REFERENCE", PROJECT_DIR.parent / "shared" / "reference"))
-sys.path.insert(0, str(PROJECT_DIR))
+# The repository root on sys.path: the program's packages and tests.support import from it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from delivery import engine  # noqa: E402
+from tests.support.project import REFERENCE_DIR  # noqa: E402
+
+from delivery import stack as stack_file  # noqa: E402
+from delivery.plan import engine  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def dev_config() -> dict:
-    return engine.load_stack_config("dev")
+    return stack_file.load_config("dev")
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +38,7 @@ def render_config(dev_config) -> Callable[[Callable[[dict], None]], engine.Plan]
     """Render the dev stack after `mutate(config)` edits a deep copy of its config."""
 
     def render(mutate: Callable[[dict], None], stack: str = "dev") -> engine.Plan:
-        config = copy.deepcopy(dev_config if stack == "dev" else engine.load_stack_config(stack))
+        config = copy.deepcopy(dev_config if stack == "dev" else stack_file.load_config(stack))
         mutate(config)
         return engine.render(stack, config)
 

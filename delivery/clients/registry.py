@@ -8,31 +8,25 @@ from the realm and retrying with `Authorization: Bearer <token>`. The token is r
 following pages of the same repository.
 
 Every failure (unreachable, too slow, refused, an answer that is not a tags list) raises
-`RegistryError` with a message naming the registry and the repository; nothing else escapes.
+`UnavailableError` (exit 3) with a message naming the registry and the repository; nothing else escapes.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
-from http.client import HTTPException
+from email.message import Message
+
+from delivery.clients import http
+from delivery.errors import UnavailableError
 
 DOCKER_HUB = "registry-1.docker.io"
 _DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
-# A tags list is small; a registry sending more than this is not answering the question asked.
-MAX_BODY = 8 * 1024 * 1024
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 _AUTH_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
 _MEDIA_TYPES = "application/json"
-
-
-class RegistryError(Exception):
-    """The registry could not tell us the tags: down, slow, refused, or answered garbage."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +83,7 @@ class RegistryClient:
         token: str | None = None
         for _ in range(self.max_pages):
             if url in seen:
-                raise RegistryError(f"{self._where(ref)}: its Link header loops back to {url}")
+                raise UnavailableError(f"{self._where(ref)}: its Link header loops back to {url}")
             seen.add(url)
             status, headers, body = self._get(ref, url, token)
             if status == 401:
@@ -97,7 +91,7 @@ class RegistryClient:
                 token = self._token(ref, headers.get("WWW-Authenticate", ""), reuse=token is None)
                 status, headers, body = self._get(ref, url, token)
                 if status == 401:
-                    raise RegistryError(f"{self._where(ref)}: refused the anonymous token (HTTP 401): "
+                    raise UnavailableError(f"{self._where(ref)}: refused the anonymous token (HTTP 401): "
                                         "a private repository needs credentials this command does not use")
             self._check_status(ref, status, body)
             tags.extend(self._page_tags(ref, body))
@@ -106,47 +100,32 @@ class RegistryClient:
                 return tags
             if urllib.parse.urlsplit(next_url)[:2] != urllib.parse.urlsplit(url)[:2]:
                 # The token is for this registry only: never follow it to another host.
-                raise RegistryError(f"{self._where(ref)}: its Link header leads to another host: {next_url}")
+                raise UnavailableError(f"{self._where(ref)}: its Link header leads to another host: {next_url}")
             url = next_url
-        raise RegistryError(f"{self._where(ref)}: more than {self.max_pages} pages of tags; giving up")
+        raise UnavailableError(f"{self._where(ref)}: more than {self.max_pages} pages of tags; giving up")
 
     # --- HTTP ---------------------------------------------------------------------------
 
     def _where(self, ref: Reference) -> str:
         return f"registry {ref.registry}, repository {ref.name}"
 
-    def _get(self, ref: Reference, url: str, token: str | None) -> tuple[int, dict, bytes]:
-        headers = {"Accept": _MEDIA_TYPES, "User-Agent": "istio-canary-delivery"}
+    def _get(self, ref: Reference, url: str, token: str | None) -> tuple[int, Message, bytes]:
+        headers = {"Accept": _MEDIA_TYPES}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.status, response.headers, _read(response)
-            except urllib.error.HTTPError as exc:
-                with exc:
-                    return exc.code, exc.headers, _read(exc)
-        except (TimeoutError, socket.timeout):
-            raise RegistryError(f"{self._where(ref)}: no answer within {self.timeout:g}s from {url}") from None
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, (TimeoutError, socket.timeout)):
-                raise RegistryError(f"{self._where(ref)}: no answer within {self.timeout:g}s from {url}") from None
-            raise RegistryError(f"{self._where(ref)}: cannot reach {url}: {reason}") from None
-        except (HTTPException, OSError, ValueError) as exc:
-            raise RegistryError(f"{self._where(ref)}: broken answer from {url}: {exc or type(exc).__name__}") from None
+        answer = http.get(url, where=self._where(ref), timeout=self.timeout, headers=headers)
+        return answer.status, answer.headers, answer.body
 
     def _token(self, ref: Reference, challenge: str, reuse: bool = True) -> str:
         scheme, _, params_text = challenge.strip().partition(" ")
         if scheme.lower() != "bearer":
             shown = challenge or "no WWW-Authenticate header"
-            raise RegistryError(f"{self._where(ref)}: asks for credentials ({shown}); "
+            raise UnavailableError(f"{self._where(ref)}: asks for credentials ({shown}); "
                                 "only the anonymous bearer-token handshake is supported")
         params = {k.lower(): quoted or bare for k, quoted, bare in _AUTH_PARAM.findall(params_text)}
         realm = params.get("realm")
         if not realm or urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
-            raise RegistryError(f"{self._where(ref)}: its bearer challenge has no usable realm: {challenge!r}")
+            raise UnavailableError(f"{self._where(ref)}: its bearer challenge has no usable realm: {challenge!r}")
         service = params.get("service", "")
         scope = params.get("scope") or f"repository:{ref.name}:pull"
         key = (realm, service, scope)
@@ -156,14 +135,14 @@ class RegistryClient:
         url = f"{realm}{'&' if '?' in realm else '?'}{query}"
         status, _, body = self._get(ref, url, None)
         if status != 200:
-            raise RegistryError(f"{self._where(ref)}: token realm {realm} answered HTTP {status}")
+            raise UnavailableError(f"{self._where(ref)}: token realm {realm} answered HTTP {status}")
         try:
             answer = json.loads(body)
         except ValueError:
-            raise RegistryError(f"{self._where(ref)}: token realm {realm} answered something that is not JSON") from None
+            raise UnavailableError(f"{self._where(ref)}: token realm {realm} answered something that is not JSON") from None
         token = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
-            raise RegistryError(f"{self._where(ref)}: token realm {realm} answered JSON without a token")
+            raise UnavailableError(f"{self._where(ref)}: token realm {realm} answered JSON without a token")
         self._tokens[key] = token
         return token
 
@@ -172,22 +151,22 @@ class RegistryClient:
             return
         detail = _registry_errors(body)
         if status == 404:
-            raise RegistryError(f"{self._where(ref)}: repository not found (HTTP 404{detail})")
-        raise RegistryError(f"{self._where(ref)}: HTTP {status} listing tags{detail}")
+            raise UnavailableError(f"{self._where(ref)}: repository not found (HTTP 404{detail})")
+        raise UnavailableError(f"{self._where(ref)}: HTTP {status} listing tags{detail}")
 
     def _page_tags(self, ref: Reference, body: bytes) -> list[str]:
         try:
             answer = json.loads(body)
         except ValueError:
             sample = body[:60].decode("utf-8", "replace")
-            raise RegistryError(f"{self._where(ref)}: answered something that is not a JSON tags list: {sample!r}") from None
+            raise UnavailableError(f"{self._where(ref)}: answered something that is not a JSON tags list: {sample!r}") from None
         if not isinstance(answer, dict) or "tags" not in answer:
-            raise RegistryError(f"{self._where(ref)}: answered JSON without a 'tags' list")
+            raise UnavailableError(f"{self._where(ref)}: answered JSON without a 'tags' list")
         tags = answer["tags"]
         if tags is None:  # distribution answers null for a repository whose tags were all deleted
             return []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise RegistryError(f"{self._where(ref)}: its 'tags' is not a list of strings")
+            raise UnavailableError(f"{self._where(ref)}: its 'tags' is not a list of strings")
         return tags
 
     def _next_page(self, link: str | None, current: str) -> str | None:
@@ -196,13 +175,6 @@ class RegistryClient:
         match = _LINK_NEXT.search(link)
         # The Link target is usually relative ("/v2/<name>/tags/list?n=2&last=b").
         return urllib.parse.urljoin(current, match.group(1)) if match else None
-
-
-def _read(response) -> bytes:
-    body = response.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise ValueError(f"answer larger than {MAX_BODY} bytes")
-    return body
 
 
 def _registry_errors(body: bytes) -> str:

@@ -1,16 +1,16 @@
-"""What the stack-file commands (promote, rollback, finalize, set-tag, upgrades) share:
-their common arguments and how they report an edit."""
+"""What several commands share: the stack arguments, how an edit is reported, how violations print."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, TextIO
 
 from ruamel.yaml.comments import CommentedMap
 
-from delivery import engine, stackfile
-from delivery.errors import EXIT_OK, fail
+from delivery import stack
+from delivery.errors import ExitStatus
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser, dry_run: bool = True) -> None:
@@ -21,7 +21,7 @@ def add_stack_arguments(parser: argparse.ArgumentParser, dry_run: bool = True) -
 
 
 def add_project_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project-dir", type=Path, default=engine.PROJECT_DIR, metavar="DIR",
+    parser.add_argument("--project-dir", type=Path, default=stack.PROJECT_DIR, metavar="DIR",
                         help="directory holding Pulumi.yaml and the stack files (default: this repository)")
 
 
@@ -36,31 +36,41 @@ def weight(text: str) -> int:
     return value
 
 
-def apply(args, mutate: Callable[[CommentedMap], list[str]]) -> int:
+def apply(args: argparse.Namespace, mutate: Callable[[CommentedMap], list[str]]) -> ExitStatus:
     """Run `mutate` through the safe edit; it returns the lines describing what it changed."""
     described: list[str] = []
 
     def recording(config: CommentedMap) -> None:
         described.extend(mutate(config))
 
-    try:
-        path = stackfile.stack_path(args.stack, args.project_dir)
-        result = stackfile.edit(path, recording, dry_run=args.dry_run)
-    except stackfile.EditError as exc:
-        return fail(str(exc))
+    path = stack.stack_path(args.stack, args.project_dir)
+    result = stack.edit(path, recording, dry_run=args.dry_run)
     return report(result, described, args.dry_run)
 
 
-def report(result: stackfile.EditResult, described: list[str], dry_run: bool) -> int:
+def report(result: stack.EditResult, described: list[str], dry_run: bool) -> ExitStatus:
     name = result.path.name
     if not result.changed:
         print(f"{name}: nothing to change" + (f" ({'; '.join(described)})" if described else ""))
-        return EXIT_OK
+        return ExitStatus.OK
     if dry_run:
         print(result.diff, end="")
         print(f"dry run: {name} not written")
-        return EXIT_OK
+        return ExitStatus.OK
     for line in described:
         print(f"{name}: {line}")
     print(f"wrote {result.path}: commit it and open a pull request; the PR pipeline previews it")
-    return EXIT_OK
+    return ExitStatus.OK
+
+
+def print_violations(violations: list[dict], policies: list[Any] | None = None, out: TextIO | None = None) -> None:
+    """Each violation with its rule, URN and how to fix it (the rule's description)."""
+    if policies is None:
+        from policies.rules import POLICIES as policies
+    out = out or sys.stdout
+    fixes = {p.name: p.description for p in policies}
+    for v in violations:
+        print(f"{v['level']:>9}  {v['policy']}: {v['message']}", file=out)
+        print(f"           urn: {v['urn'] or '(the stack)'}", file=out)
+        if fixes.get(v["policy"]):
+            print(f"           fix: {fixes[v['policy']]}", file=out)

@@ -6,15 +6,16 @@ Exit codes: 0 ok, 1 a mandatory policy violation, 2 invalid config (no resource 
 
 from __future__ import annotations
 
+import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
-from delivery import engine
-from delivery.errors import EXIT_FAILED, EXIT_OK, fail
+from delivery.commands.common import print_violations
+from delivery.errors import ExitStatus, UsageError
+from delivery.plan import engine, policy_runner
+from delivery.plan.manifests import write_outputs
+from model.settings import ConfigError
 
 HELP = "render a stack offline: resource tree, policies, plan.json and manifests"
 BUILD_DIR = engine.PROJECT_DIR / "build" / "preview"
@@ -52,60 +53,19 @@ def tree_lines(plan: engine.Plan) -> list[str]:
     return lines
 
 
-def _manifest_path(resource: dict) -> Path | None:
-    inputs = resource["inputs"]
-    if resource["type"] == "kubernetes:helm.sh/v3:Release":
-        return Path("helm") / f"{inputs.get('namespace', 'default')}-{inputs.get('name', resource['name'])}.yaml"
-    if resource["type"].startswith("kubernetes:") and "kind" in inputs and not resource.get("read"):
-        meta = inputs.get("metadata") or {}
-        namespace = meta.get("namespace", "_cluster")
-        return Path(namespace) / f"{inputs['kind'].lower()}-{meta.get('name', resource['name'])}.yaml"
-    return None
-
-
-def manifest(resource: dict) -> dict:
-    """A Kubernetes object as it would be applied, or a Helm release's chart and values."""
-    inputs = resource["inputs"]
-    if resource["type"] == "kubernetes:helm.sh/v3:Release":
-        repo = (inputs.get("repositoryOpts") or {}).get("repo")
-        return {"release": inputs.get("name"), "namespace": inputs.get("namespace"), "chart": inputs.get("chart"),
-                "version": inputs.get("version"), "repository": repo, "values": inputs.get("values", {})}
-    first = ("apiVersion", "kind", "metadata")
-    return {**{k: inputs[k] for k in first if k in inputs}, **{k: v for k, v in inputs.items() if k not in first}}
-
-
-def write_outputs(plan: engine.Plan, out_dir: Path) -> None:
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    (out_dir / "manifests").mkdir(parents=True)
-    (out_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
-    for resource in plan.resources:
-        rel = _manifest_path(resource)
-        if rel is None:
-            continue
-        path = out_dir / "manifests" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(manifest(resource), sort_keys=False, default_flow_style=False))
-
-
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: build/preview/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="do not print the resource tree")
 
 
-def run(args) -> int:
-    from components.settings import ConfigError
-    from delivery import policy
-
+def run(args: argparse.Namespace) -> ExitStatus:
     try:
         plan = engine.render(args.stack)
-    except engine.StackFileError as exc:
-        return fail(str(exc))
     except ConfigError as exc:
-        return fail(f"Pulumi.{args.stack}.yaml: {exc}")
+        raise UsageError(f"Pulumi.{args.stack}.yaml: {exc}") from None
 
-    plan.violations = policy.evaluate(plan.to_json())
+    plan.violations = policy_runner.evaluate(plan.to_json())
     out_dir = args.out or BUILD_DIR / args.stack
     write_outputs(plan, out_dir)
 
@@ -118,9 +78,9 @@ def run(args) -> int:
     print(f"\nResources: + {sum(1 for r in plan.resources if not r.get('read'))} to create")
     if plan.violations:
         print("\nPolicy violations:")
-        policy.print_violations(plan.violations)
+        print_violations(plan.violations)
     print(f"\nWrote {out_dir}/plan.json and {out_dir}/manifests/")
-    if policy.has_mandatory(plan.violations):
+    if policy_runner.has_mandatory(plan.violations):
         print("error: mandatory policy violations: the update would be blocked", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitStatus.FAILED
+    return ExitStatus.OK

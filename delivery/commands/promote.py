@@ -11,36 +11,39 @@ Flagger apps (strategy canary/ab) shift their own traffic: promote refuses them.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from delivery import edit, stackfile
-from delivery.errors import EXIT_FAILED, fail
+from ruamel.yaml.comments import CommentedMap
+
+from delivery import stack
+from delivery.commands import common
+from delivery.errors import DeliveryError, ExitStatus, UsageError
+from delivery.release import gate
+from model.settings import WeightedApp
 
 HELP = "raise (or set) a weighted app's canary weight, optionally behind the promotion gate"
 
 
-def add_arguments(parser) -> None:
-    edit.add_stack_arguments(parser)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_stack_arguments(parser)
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
     how = parser.add_mutually_exclusive_group(required=True)
-    how.add_argument("--canary", type=edit.weight, metavar="N", help="set the canary weight to N (0..100), GA to 100-N")
+    how.add_argument("--canary", type=common.weight, metavar="N", help="set the canary weight to N (0..100), GA to 100-N")
     how.add_argument("--step", action="store_true", help="raise the canary weight by delivery.maxWeightStep, capped at 100")
     parser.add_argument("--prometheus", metavar="URL", help="run the promotion gate against this Prometheus first")
     parser.add_argument("--window", default="5m", help="gate window, a Prometheus duration (default: 5m)")
 
 
-def run(args) -> int:
-    try:
-        path = stackfile.stack_path(args.stack, args.project_dir)
-        settings = stackfile.load_settings(path)
-    except stackfile.EditError as exc:
-        return fail(str(exc))
+def run(args: argparse.Namespace) -> ExitStatus:
+    path = stack.stack_path(args.stack, args.project_dir)
+    settings = stack.load_settings(path)
     current = settings.apps.get(args.app)
     if current is None:
-        return fail(f"no app {args.app!r} in {path.name}; apps: {', '.join(settings.apps) or 'none'}")
-    if current.strategy != "weighted":
-        return fail(f"apps.{args.app} has strategy {current.strategy!r}: Flagger shifts its traffic itself; "
-                    "promote applies to weighted apps only")
+        raise UsageError(f"no app {args.app!r} in {path.name}; apps: {', '.join(settings.apps) or 'none'}")
+    if not isinstance(current, WeightedApp):
+        raise UsageError(f"apps.{args.app} has strategy {current.strategy!r}: Flagger shifts its traffic itself; "
+                         "promote applies to weighted apps only")
 
     step = settings.delivery.max_weight_step
     old = current.weights.canary
@@ -50,22 +53,21 @@ def run(args) -> int:
               "the pull-request check will fail (use --step)", file=sys.stderr)
 
     if args.prometheus and new > old:
-        from delivery import gate
-
         try:
             result = gate.evaluate(settings, args.app, args.prometheus, args.window)
-        except gate.GateError as exc:
-            return fail(f"promotion gate: {exc}")
+        except DeliveryError as exc:
+            # Bad window: exit 2; Prometheus unreachable: exit 3. Either way the file is untouched.
+            raise type(exc)(f"promotion gate: {exc}") from None
         print(result.report)
         if not result.passed:
             print(f"error: the promotion gate failed: apps.{args.app} stays at canary {old}; {path.name} untouched",
                   file=sys.stderr)
-            return EXIT_FAILED
+            return ExitStatus.FAILED
     elif args.prometheus:
         print(f"promotion gate skipped: the canary weight does not rise ({old} -> {new})")
 
-    def mutate(config) -> list[str]:
-        stackfile.set_weights(stackfile.require_weighted(config, args.app, "promote"), args.app, new)
+    def mutate(config: CommentedMap) -> list[str]:
+        stack.set_weights(stack.require_weighted(config, args.app, "promote"), args.app, new)
         return [f"apps.{args.app}.weights: ga {100 - old} -> {100 - new}, canary {old} -> {new}"]
 
-    return edit.apply(args, mutate)
+    return common.apply(args, mutate)

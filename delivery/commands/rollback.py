@@ -8,21 +8,27 @@ A `git revert` of the promoting commit does the same thing through the same PR p
 
 from __future__ import annotations
 
-from delivery import edit, stackfile
+import argparse
+
+from ruamel.yaml.comments import CommentedMap
+
+from delivery import stack
+from delivery.commands import common
+from delivery.errors import ExitStatus
 
 HELP = "set a weighted app's canary weight to 0 (all traffic to GA)"
 
 
-def add_arguments(parser) -> None:
-    edit.add_stack_arguments(parser)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_stack_arguments(parser)
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
 
 
-def run(args) -> int:
-    def mutate(config) -> list[str]:
-        app = stackfile.require_weighted(config, args.app, "rollback")
-        old = stackfile.sub_mapping(app, "weights", f"apps.{args.app}").get("canary")
-        stackfile.set_weights(app, args.app, 0)
+def run(args: argparse.Namespace) -> ExitStatus:
+    def mutate(config: CommentedMap) -> list[str]:
+        app = stack.require_weighted(config, args.app, "rollback")
+        old = stack.sub_mapping(app, "weights", f"apps.{args.app}").get("canary")
+        stack.set_weights(app, args.app, 0)
         return [f"apps.{args.app}.weights: canary {old} -> 0, ga -> 100"]
 
-    return edit.apply(args, mutate)
+    return common.apply(args, mutate)

@@ -10,24 +10,30 @@ so --side is refused there. The tag must stay inside its side's `track` (the pro
 
 from __future__ import annotations
 
-from delivery import edit, stackfile
+import argparse
+
+from ruamel.yaml.comments import CommentedMap
+
+from delivery import stack
+from delivery.commands import common
+from delivery.errors import ExitStatus
 
 HELP = "set the image tag of a weighted app's side, or of a Flagger app"
 
 
-def add_arguments(parser) -> None:
-    edit.add_stack_arguments(parser)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_stack_arguments(parser)
     parser.add_argument("app", metavar="APP", help="an app of the stack (apps.<APP>)")
     parser.add_argument("tag", metavar="TAG", help="the new image tag (e.g. 6.14.2, or a sha256: digest without track)")
-    parser.add_argument("--side", choices=stackfile.WEIGHTED_SIDES,
+    parser.add_argument("--side", choices=stack.WEIGHTED_SIDES,
                         help="weighted apps: which Deployment takes the tag; not allowed for Flagger apps")
 
 
-def run(args) -> int:
-    def mutate(config) -> list[str]:
-        holder, path = stackfile.tag_holder(config, args.app, args.side)
+def run(args: argparse.Namespace) -> ExitStatus:
+    def mutate(config: CommentedMap) -> list[str]:
+        holder, path = stack.tag_holder(config, args.app, args.side)
         old = holder.get("tag")
-        stackfile.set_scalar(holder, "tag", args.tag)
+        stack.set_scalar(holder, "tag", args.tag)
         return [f"{path}.tag: {old} -> {args.tag}"]
 
-    return edit.apply(args, mutate)
+    return common.apply(args, mutate)

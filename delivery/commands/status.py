@@ -11,6 +11,7 @@ installed and the stack is reachable, else the outputs of the last offline previ
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -18,16 +19,17 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from components.settings import CanaryApp, Settings, WeightedApp
-from delivery import edit, stackfile
-from delivery.errors import EXIT_OK, fail
+from delivery import stack
+from delivery.commands import common
+from delivery.errors import ExitStatus, UsageError
+from model.settings import CanaryApp, Settings, WeightedApp
 
 HELP = "show per app: strategy, tags, weights and URL"
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", help="stack name (default: every Pulumi.<stack>.yaml in the project)")
-    edit.add_project_dir(parser)
+    common.add_project_dir(parser)
 
 
 def stack_outputs(stack: str, project_dir: Path) -> tuple[dict[str, Any] | None, str]:
@@ -117,11 +119,11 @@ def table(header: list[str], body: list[list[str]]) -> str:
 HEADER = ["APP", "STRATEGY", "NAMESPACE", "GA TAG (TRACK)", "CANARY TAG (TRACK)", "WEIGHTS GA/CANARY", "URL"]
 
 
-def show(stack: str, project_dir: Path) -> None:
-    path = stackfile.stack_path(stack, project_dir)
-    settings = stackfile.load_settings(path)
-    outputs, source = stack_outputs(stack, project_dir)
-    print(f"stack {stack} ({path.name})")
+def show(stack_name: str, project_dir: Path) -> None:
+    path = stack.stack_path(stack_name, project_dir)
+    settings = stack.load_settings(path)
+    outputs, source = stack_outputs(stack_name, project_dir)
+    print(f"stack {stack_name} ({path.name})")
     print(f"outputs: {source}")
     if outputs is not None:
         print(f"ingress: {ingress(outputs) or 'not exported'}")
@@ -129,19 +131,13 @@ def show(stack: str, project_dir: Path) -> None:
     print(table(HEADER, rows(settings, outputs)) if settings.apps else "no apps")
 
 
-def run(args) -> int:
-    project_dir = args.project_dir
-    if args.stack:
-        stacks = [args.stack]
-    else:
-        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in Path(project_dir).glob("Pulumi.*.yaml"))
-        if not stacks:
-            return fail(f"no Pulumi.<stack>.yaml in {Path(project_dir).resolve()}")
-    for i, stack in enumerate(stacks):
+def run(args: argparse.Namespace) -> ExitStatus:
+    project_dir = Path(args.project_dir)
+    stacks = [args.stack] if args.stack else stack.stack_names(project_dir)
+    if not stacks:
+        raise UsageError(f"no Pulumi.<stack>.yaml in {project_dir.resolve()}")
+    for i, name in enumerate(stacks):
         if i:
             print()
-        try:
-            show(stack, Path(project_dir))
-        except stackfile.EditError as exc:
-            return fail(str(exc))
-    return EXIT_OK
+        show(name, project_dir)
+    return ExitStatus.OK

@@ -11,33 +11,28 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
-import runpy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
-from google.protobuf import json_format
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from delivery import stack as stack_file
+from delivery.plan import sdk_internals as sdk
+from delivery.plan.sdk_internals import OUTPUT_SIG, RESOURCE_SIG, SECRET_SIG, SIG_KEY, UNKNOWN_VALUE
+from model.settings import ConfigError
+
+PROJECT_DIR = stack_file.PROJECT_DIR
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
-
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
-_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 # What the mocks answer for resources whose outputs the program reads back.
 MOCK_CLUSTER_ENDPOINT = "203.0.113.10"
 MOCK_INGRESS_IP = "198.51.100.10"
-
-
-class StackFileError(Exception):
-    """The stack file is missing or is not a Pulumi stack config file."""
 
 
 @dataclass
@@ -71,41 +66,24 @@ class Plan:
         return found[0]
 
 
-def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        raise StackFileError(f"no stack file {path.name} in {project_dir}")
-    return config_from_text(path.read_text(), path.name)
-
-
-def config_from_text(text: str, source: str) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{source} is not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
-        raise StackFileError(f"{source}: expected a mapping with a `config:` mapping")
-    return doc.get("config") or {}
-
-
 def _plain(value: Any) -> Any:
     """A protobuf-JSON value as the engine would record it: secrets redacted, numbers as numbers."""
     if isinstance(value, dict):
-        sig = value.get(_SIG_KEY)
-        if sig == _SECRET_SIG:
+        sig = value.get(SIG_KEY)
+        if sig == SECRET_SIG:
             return SECRET
-        if sig == _RESOURCE_SIG:
+        if sig == RESOURCE_SIG:
             return value.get("urn")
-        if sig == _OUTPUT_SIG:
+        if sig == OUTPUT_SIG:
             return SECRET if value.get("secret") else _plain(value.get("value", UNKNOWN))
         if sig is not None:  # assets and archives
-            return {k: _plain(v) for k, v in value.items() if k != _SIG_KEY}
+            return {k: _plain(v) for k, v in value.items() if k != SIG_KEY}
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if value == _UNKNOWN_VALUE:
+    if value == UNKNOWN_VALUE:
         return UNKNOWN
     return value
 
@@ -113,7 +91,7 @@ def _plain(value: Any) -> Any:
 def _unwrap(value: Any) -> Any:
     """Inputs as the mocks see them (secrets unwrapped), to build realistic outputs."""
     if isinstance(value, dict):
-        if value.get(_SIG_KEY) == _SECRET_SIG:
+        if value.get(SIG_KEY) == SECRET_SIG:
             return _unwrap(value.get("value"))
         return {k: _unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -156,14 +134,12 @@ def _mock_outputs(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
         project = state.get("project", "acme-istio-canary")
         state["email"] = f"{state.get('accountId', name)}@{project}.iam.gserviceaccount.com"
     if type_.startswith("random:"):
-        state["result"] = {_SIG_KEY: _SECRET_SIG, "value": f"mock-{digest}"}
+        state["result"] = {SIG_KEY: SECRET_SIG, "value": f"mock-{digest}"}
     state.setdefault("name", name)
     return f"{name}-{digest}", state
 
 
 def _mocks_class():
-    import pulumi
-
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
             return _mock_outputs(args.typ, args.name, _unwrap(args.inputs))
@@ -175,10 +151,7 @@ def _mocks_class():
 
 
 def _monitor_class():
-    import pulumi
-    from pulumi.runtime.mocks import MockMonitor
-
-    class RecordingMonitor(MockMonitor):
+    class RecordingMonitor(sdk.MockMonitor):
         def __init__(self, mocks):
             super().__init__(mocks)
             self.recorded: list[dict] = []
@@ -199,7 +172,7 @@ def _monitor_class():
                 # A provider reference is "<urn>::<id>"; the plan keeps the URN.
                 "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
                 "dependencies": list(request.dependencies) if hasattr(request, "dependencies") else [],
-                "inputs": _plain(json_format.MessageToDict(inputs_struct)),
+                "inputs": _plain(sdk.message_to_dict(inputs_struct)),
                 "additionalSecretOutputs": list(getattr(request, "additionalSecretOutputs", [])),
                 **extra,
             })
@@ -218,14 +191,8 @@ def _monitor_class():
 
 def _resolve(value: Any) -> Any:
     """An exported value, fully resolved, with secrets redacted."""
-    import pulumi
-    from pulumi.runtime.sync_await import _sync_await
-
     if isinstance(value, pulumi.Output):
-        async def get():
-            return (await value.is_secret()), (await value.future())
-
-        secret, resolved = _sync_await(get())
+        secret, resolved = sdk.resolve(value)
         return SECRET if secret else _resolve(resolved)
     if isinstance(value, dict):
         return {k: _resolve(v) for k, v in value.items()}
@@ -236,8 +203,6 @@ def _resolve(value: Any) -> Any:
 
 def to_pulumi_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     """Stack-file config as the Pulumi CLI hands it to a program: strings, objects as JSON."""
-    import json
-
     values: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in config.items():
@@ -267,35 +232,21 @@ def _in_project(project_dir: Path):
 def render(stack: str, config: dict[str, Any] | None = None, project_dir: Path = PROJECT_DIR) -> Plan:
     """Run the program for `stack` (config from its stack file unless given) and return the plan.
 
-    Raises components.settings.ConfigError for invalid config, before any resource is registered.
+    Raises model.settings.ConfigError for invalid config, before any resource is registered.
     """
-    import pulumi
-    from pulumi.runtime import settings as runtime_settings
-    from pulumi.runtime.config import set_all_config
-    from pulumi.runtime.stack import run_pulumi_func, wait_for_rpcs
-    from pulumi.runtime.sync_await import _sync_await
-
     if config is None:
-        config = load_stack_config(stack, project_dir)
+        config = stack_file.load_config(stack, project_dir)
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
     values, secret_keys = to_pulumi_config(config)
-
-    runtime_settings.reset_options(project=project, stack=stack, preview=False)
-    set_all_config(values, secret_keys)
     monitor = _monitor_class()(_mocks_class()())
-    pulumi.runtime.set_mocks(_mocks_class()(), project=project, stack=stack, preview=False, monitor=monitor)
 
     with _in_project(project_dir):
-        from components.settings import ConfigError
-
         try:
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")))
+            sdk.run_program(project_dir / "__main__.py", project, stack, values, secret_keys, _mocks_class()(), monitor)
         except ConfigError as exc:
             # Kept for the promise "invalid config registers nothing": callers can check it.
-            exc.registered = [r for r in monitor.recorded if r["type"] != "pulumi:pulumi:Stack"]
+            exc.registered = [r for r in monitor.recorded if r["type"] != "pulumi:pulumi:Stack"]  # type: ignore[attr-defined]
             raise
-        _sync_await(wait_for_rpcs())
-        root = runtime_settings.get_root_resource()
-        outputs = {name: _resolve(value) for name, value in sorted(getattr(root, "outputs", {}).items())}
+        outputs = {name: _resolve(value) for name, value in sorted(sdk.root_outputs().items())}
 
     return Plan(project=project, stack=stack, resources=monitor.recorded, outputs=outputs)

@@ -1,33 +1,25 @@
 """Pull-request checks of a stack file against its version at the base of the PR.
 
-    python -m delivery check --stack dev --base origin/main
-
-Fails (exit 1) when, between REF and the work tree:
+Finds a problem when, between REF and the work tree:
 - a weighted app's canary weight rises by more than `delivery.maxWeightStep` (the base's value:
   a PR cannot raise the limit and use it at once);
 - a tag is outside its side's `track`;
 - a weighted app's GA tag changes while its canary holds traffic (at the base or after the PR),
   which would swap the baseline the canary is compared with. Finalizing is the exception: GA
   takes the tag the canary served to 100% of the traffic.
-Prints every finding either way. Exit 2: unknown ref, missing stack file, invalid config.
 A stack file that does not exist at REF is a new stack: only its tags and tracks are checked.
 """
 
 from __future__ import annotations
 
 import copy
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from components import settings as stack_settings
-from components.settings import Settings, WeightedApp
-from components.versions import Track, TrackError
-from delivery import edit, engine, gitref, stackfile
-from delivery.errors import EXIT_FAILED, EXIT_OK, UsageError, fail
-
-HELP = "PR check: weight steps, tags inside tracks, GA untouched while the canary holds traffic"
+from delivery import stack
+from model.settings import Settings, WeightedApp
+from model.versions import Track, TrackError
 
 OK, NOTE, FAIL = "ok", "note", "FAIL"
 
@@ -36,12 +28,6 @@ OK, NOTE, FAIL = "ok", "note", "FAIL"
 class Finding:
     level: str
     text: str
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--stack", required=True, help="stack name: checks Pulumi.<stack>.yaml")
-    parser.add_argument("--base", required=True, metavar="REF", help="git ref of the PR's base (e.g. origin/main)")
-    edit.add_project_dir(parser)
 
 
 def _sides(app: Any, name: str) -> list[tuple[str, Any]]:
@@ -61,7 +47,7 @@ def typed(config: Mapping[str, Any], source: str) -> tuple[Settings, list[Findin
     """
     config = copy.deepcopy(dict(config))
     outside = []
-    apps = config.get(stackfile.APPS_KEY)
+    apps = config.get(stack.APPS_KEY)
     for name, app in (apps.items() if isinstance(apps, dict) else []):
         for path, holder in _sides(app, name):
             tag, track = holder.get("tag"), holder.get("track")
@@ -74,10 +60,7 @@ def typed(config: Mapping[str, Any], source: str) -> tuple[Settings, list[Findin
             if not inside:
                 outside.append(Finding(FAIL, f"{path}.tag {tag} is outside its track {track!r}"))
                 del holder["track"]
-    try:
-        return stack_settings.parse_stack_config(config), outside
-    except stack_settings.ConfigError as exc:
-        raise UsageError(f"{source}: {exc}") from None
+    return stack.parse_settings(config, source), outside
 
 
 def compare(base: Settings | None, head: Settings) -> list[Finding]:
@@ -137,30 +120,12 @@ def _tags(name: str, old: Any, new: Any) -> list[Finding]:
     return [Finding(OK, f"apps.{name}.tag {old.tag} -> {new.tag}: Flagger runs its analysis")]
 
 
-def check(stack: str, ref: str, project_dir: Path) -> list[Finding]:
-    path = stackfile.stack_path(stack, project_dir)
-    head, head_outside = typed(engine.config_from_text(path.read_text(), path.name), path.name)
-    old_text = gitref.file_at(project_dir, ref, path.name)
-    if old_text is None:
+def check(stack_name: str, ref: str, project_dir: Path) -> list[Finding]:
+    path = stack.stack_path(stack_name, project_dir)
+    head, head_outside = typed(stack.read_config(path), path.name)
+    old_config = stack.config_at(project_dir, ref, path.name)
+    if old_config is None:
         findings = [Finding(NOTE, f"{path.name} does not exist at {ref}: a new stack, no weights to compare")]
         return findings + head_outside + compare(None, head)
-    base, _ = typed(engine.config_from_text(old_text, f"{path.name} at {ref}"), f"{path.name} at {ref}")
+    base, _ = typed(old_config, f"{path.name} at {ref}")
     return head_outside + compare(base, head)
-
-
-def run(args) -> int:
-    try:
-        findings = check(args.stack, args.base, Path(args.project_dir))
-    except (UsageError, stackfile.EditError, engine.StackFileError) as exc:
-        return fail(str(exc))
-    print(f"check Pulumi.{args.stack}.yaml: {args.base} -> work tree")
-    if not any(f.level != NOTE for f in findings):
-        findings.append(Finding(OK, "no weight or tag changes"))
-    for finding in findings:
-        print(f"  {finding.level:<5} {finding.text}")
-    problems = sum(1 for f in findings if f.level == FAIL)
-    if problems:
-        print(f"{problems} problem{'s' if problems > 1 else ''}: fix them before merging", file=sys.stderr)
-        return EXIT_FAILED
-    print("check passed")
-    return EXIT_OK

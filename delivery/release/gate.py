@@ -2,33 +2,25 @@
 
 Flagger's analysis for the Git-driven weights. Asks Prometheus for the error rate and the p99
 latency of `<app>-canary` and `<app>-ga` over a window (the PromQL of DESIGN.md "Metrics",
-shared with the alert rules in components/alerts.py) and fails when the canary's error rate
+model/promql.py, shared with the alert rules and Flagger's MetricTemplates) and fails when the canary's error rate
 exceeds GA's by more than `delivery.maxErrorRateDelta` percentage points, when its p99 exceeds
 GA's times `delivery.maxLatencyRatio`, or when either side had no traffic to judge.
 
-Exit codes: 0 the canary passes, 1 it fails (or there is nothing to judge),
-2 bad input (stack, app, window), 3 Prometheus could not be queried.
+Bad input (app, window) raises UsageError; a Prometheus that cannot answer, UnavailableError.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import sys
 from dataclasses import dataclass
 
-from components import alerts
-from components.settings import Settings, WeightedApp
-from delivery import edit, prometheus, stackfile
-from delivery.errors import EXIT_FAILED, EXIT_OK, fail
+from delivery.clients import prometheus
+from delivery.errors import UnavailableError, UsageError
+from model import promql
+from model.settings import Settings, WeightedApp
 
-HELP = "judge a weighted app's canary against GA from Prometheus metrics (exit 1 = do not promote)"
-EXIT_UNAVAILABLE = 3
 _PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
-
-
-class GateError(Exception):
-    """The gate cannot judge: bad app or window, or Prometheus unreachable or answering garbage."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +46,7 @@ class GateResult:
 
 def check_window(window: str) -> str:
     if not _PROM_DURATION.match(window or ""):
-        raise GateError(f"--window {window!r} is not a Prometheus duration: use a number with s, m or h, like 5m")
+        raise UsageError(f"--window {window!r} is not a Prometheus duration: use a number with s, m or h, like 5m")
     return window
 
 
@@ -62,15 +54,15 @@ def weighted_app(settings: Settings, app_name: str) -> WeightedApp:
     app = settings.apps.get(app_name)
     weighted = sorted(settings.apps_by_strategy("weighted"))
     if app is None:
-        raise GateError(f"no app {app_name!r} in the stack; weighted apps: {', '.join(weighted) or 'none'}")
+        raise UsageError(f"no app {app_name!r} in the stack; weighted apps: {', '.join(weighted) or 'none'}")
     if not isinstance(app, WeightedApp):
-        raise GateError(f"apps.{app_name} has strategy {app.strategy!r}: Flagger runs its analysis; "
+        raise UsageError(f"apps.{app_name} has strategy {app.strategy!r}: Flagger runs its analysis; "
                         f"the gate judges weighted apps only ({', '.join(weighted) or 'none in this stack'})")
     return app
 
 
 def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str = "5m") -> GateResult:
-    """Query Prometheus and judge `app_name`'s canary. Raises GateError when it cannot judge."""
+    """Query Prometheus and judge `app_name`'s canary. Raises UsageError or UnavailableError when it cannot judge."""
     app = weighted_app(settings, app_name)
     check_window(window)
     canary = _measure(prometheus_url, app.namespace, f"{app_name}-canary", window)
@@ -97,26 +89,23 @@ def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str
     return GateResult(passed=passed, report=report, canary=canary, ga=ga, reasons=tuple(reasons))
 
 
-def _value(prometheus_url: str, promql: str) -> float | None:
+def _value(prometheus_url: str, query: str) -> float | None:
     """The single value of a label-free query; None when it is empty or NaN (0/0: no traffic)."""
-    try:
-        samples = prometheus.query(prometheus_url, promql)
-    except prometheus.PrometheusError as exc:
-        raise GateError(str(exc)) from None
+    samples = prometheus.query(prometheus_url, query)
     if len(samples) > 1:
-        raise GateError(f"Prometheus at {prometheus_url}: {len(samples)} series for an aggregated query, expected one")
+        raise UnavailableError(f"Prometheus at {prometheus_url}: {len(samples)} series for an aggregated query, expected one")
     if not samples or math.isnan(samples[0][1]):
         return None
     return samples[0][1]
 
 
 def _measure(prometheus_url: str, namespace: str, workload: str, window: str) -> SideMetrics:
-    requests = _value(prometheus_url, alerts.request_rate(namespace, workload, window))
-    error_rate = _value(prometheus_url, alerts.error_rate(namespace, workload, window))
+    requests = _value(prometheus_url, promql.request_rate(namespace, workload, window))
+    error_rate = _value(prometheus_url, promql.error_rate(namespace, workload, window))
     if requests and error_rate is None:
         # The error-rate query is empty when no request succeeded (nothing to sum but 5xx).
         error_rate = 100.0
-    p99 = _value(prometheus_url, alerts.p99_latency(namespace, workload, window))
+    p99 = _value(prometheus_url, promql.p99_latency(namespace, workload, window))
     return SideMetrics(workload=workload, requests=requests, error_rate=error_rate, p99=p99)
 
 
@@ -141,32 +130,3 @@ def _report(app_name, app, url, window, canary, ga, delta, ratio, reasons) -> st
     else:
         lines.append("PASS: the canary is as healthy as GA")
     return "\n".join(lines)
-
-
-# --- command --------------------------------------------------------------------------------
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    edit.add_project_dir(parser)
-    parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>.strategy: weighted)")
-    parser.add_argument("--prometheus", required=True, metavar="URL",
-                        help="Prometheus base URL, e.g. http://127.0.0.1:9090 (kubectl -n monitoring port-forward "
-                             "svc/prometheus-server 9090:80)")
-    parser.add_argument("--window", default=alerts.WINDOW,
-                        help=f"rate window as a Prometheus duration (default: {alerts.WINDOW})")
-
-
-def run(args) -> int:
-    try:
-        settings = stackfile.load_settings(stackfile.stack_path(args.stack, args.project_dir))
-        weighted_app(settings, args.app)
-        check_window(args.window)
-    except (stackfile.EditError, GateError) as exc:
-        return fail(str(exc))
-    try:
-        result = evaluate(settings, args.app, args.prometheus, args.window)
-    except GateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    print(result.report)
-    return EXIT_OK if result.passed else EXIT_FAILED

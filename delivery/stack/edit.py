@@ -5,12 +5,11 @@ An edit
   (`{tag: 6.13.0, track: "6.13.x"}`) and quotes survive, and refuses a file whose unchanged
   round trip would already reformat it (the reviewer would see noise, not the change);
 - hands the `config:` mapping to a `mutate` callback;
-- validates the resulting *text* as the program reads it (`engine.config_from_text` then
-  `components.settings.parse_stack_config`), so an edit can never produce a stack the program
-  rejects;
+- validates the resulting *text* as every reader reads it (`files.config_from_text` then the
+  program's settings parser), so an edit can never produce a stack the program rejects;
 - writes atomically (a temporary file in the same directory, then `os.replace`), or with
   `dry_run` only returns the unified diff.
-Any refusal raises `EditError` before the file is touched, so it stays byte-identical.
+Any refusal raises `StackFileError` before the file is touched, so it stays byte-identical.
 
 Other commands (the image automation) set tags through `set_tags`/`set_tag`.
 """
@@ -31,16 +30,12 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
-from components import settings as stack_settings
-from delivery import engine
+from delivery.stack.files import StackFileError, config_from_text
+from model import settings as stack_settings
 
 PROJECT = stack_settings.PROJECT
 APPS_KEY = f"{PROJECT}:apps"
 WEIGHTED_SIDES = ("ga", "canary")
-
-
-class EditError(Exception):
-    """The edit is refused (bad input, invalid result, unsafe file): exit 2, file untouched."""
 
 
 @dataclass(frozen=True)
@@ -59,16 +54,6 @@ class EditResult:
         name = self.path.name
         return "".join(difflib.unified_diff(self.old_text.splitlines(True), self.new_text.splitlines(True),
                                             fromfile=f"a/{name}", tofile=f"b/{name}"))
-
-
-def stack_path(stack: str, project_dir: Path | str = engine.PROJECT_DIR) -> Path:
-    """`<project_dir>/Pulumi.<stack>.yaml`, which must exist."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", stack or ""):
-        raise EditError(f"--stack {stack!r} is not a stack name (letters, digits, '-', '_', '.')")
-    path = Path(project_dir) / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        raise EditError(f"no stack file {path.name} in {Path(project_dir).resolve()}")
-    return path
 
 
 # --- round trip ---------------------------------------------------------------------------
@@ -123,39 +108,27 @@ def _load(path: Path) -> tuple[str, YAML, CommentedMap]:
     try:
         doc = yaml.load(text)
     except YAMLError as exc:
-        raise EditError(f"{path.name} is not valid YAML: {exc}") from None
+        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap) or not isinstance(doc.get("config", CommentedMap()), CommentedMap):
-        raise EditError(f"{path.name}: expected a mapping with a `config:` mapping")
+        raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping")
     unchanged = _dump(yaml, doc, text)
     if unchanged != text:
         old, new = text.splitlines(True), unchanged.splitlines(True)
         line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
         was = old[line] if line < len(old) else "(end of file)"
         would = new[line] if line < len(new) else "(end of file)"
-        raise EditError(f"{path.name}:{line + 1}: an edit would also reformat {was!r} as {would!r}; "
+        raise StackFileError(f"{path.name}:{line + 1}: an edit would also reformat {was!r} as {would!r}; "
                         "write it that way once by hand (one indentation style, no trailing spaces), then retry")
     return text, yaml, doc
 
 
 def _validate(text: str, source: str) -> stack_settings.Settings:
     try:
-        return stack_settings.parse_stack_config(engine.config_from_text(text, source))
-    except engine.StackFileError as exc:
-        raise EditError(str(exc)) from None
+        return stack_settings.parse_stack_config(config_from_text(text, source))
     except stack_settings.ConfigError as exc:
-        raise EditError(f"{source}: the edit would make an {exc}") from None
-
-
-def load_settings(path: Path) -> stack_settings.Settings:
-    """The stack file's current settings, validated by the program's rules."""
-    try:
-        return stack_settings.parse_stack_config(engine.config_from_text(path.read_text(), path.name))
-    except engine.StackFileError as exc:
-        raise EditError(str(exc)) from None
-    except stack_settings.ConfigError as exc:
-        raise EditError(f"{path.name}: {exc}") from None
+        raise StackFileError(f"{source}: the edit would make an {exc}") from None
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -178,7 +151,7 @@ def edit(path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = Fal
     """Apply `mutate` to the `config:` mapping of the stack file at `path`, safely.
 
     `mutate` edits the round-trip mapping in place (use `app`, `set_scalar`) and raises
-    `EditError` to refuse. Raises EditError when the result is invalid; the file is then
+    `StackFileError` to refuse. Raises StackFileError when the result is invalid; the file is then
     untouched. Returns the old and new text; `written` is False for a dry run or no change.
     """
     text, yaml, doc = _load(path)
@@ -197,14 +170,14 @@ def edit(path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = Fal
 # --- helpers for mutate callbacks ----------------------------------------------------------
 
 def app(config: Mapping, name: str) -> CommentedMap:
-    """The raw mapping of `apps.<name>`, or EditError naming the apps there are."""
+    """The raw mapping of `apps.<name>`, or StackFileError naming the apps there are."""
     apps = config.get(APPS_KEY)
     if not isinstance(apps, Mapping) or name not in apps:
         known = ", ".join(apps) if isinstance(apps, Mapping) and apps else "none"
-        raise EditError(f"no app {name!r} in the stack's {APPS_KEY}; apps: {known}")
+        raise StackFileError(f"no app {name!r} in the stack's {APPS_KEY}; apps: {known}")
     found = apps[name]
     if not isinstance(found, CommentedMap):
-        raise EditError(f"apps.{name} must be a mapping")
+        raise StackFileError(f"apps.{name} must be a mapping")
     return found
 
 
@@ -212,7 +185,7 @@ def require_weighted(config: Mapping, name: str, command: str) -> CommentedMap:
     found = app(config, name)
     kind = found.get("strategy")
     if kind != "weighted":
-        raise EditError(f"apps.{name} has strategy {kind!r}: Flagger shifts its traffic itself; "
+        raise StackFileError(f"apps.{name} has strategy {kind!r}: Flagger shifts its traffic itself; "
                         f"{command} applies to weighted apps only")
     return found
 
@@ -231,7 +204,7 @@ def set_scalar(mapping: CommentedMap, key: str, value: Any) -> None:
 def sub_mapping(parent: CommentedMap, key: str, path: str) -> CommentedMap:
     found = parent.get(key)
     if not isinstance(found, CommentedMap):
-        raise EditError(f"{path}.{key} must be a mapping")
+        raise StackFileError(f"{path}.{key} must be a mapping")
     return found
 
 
@@ -247,10 +220,10 @@ def tag_holder(config: Mapping, name: str, side: str | None) -> tuple[CommentedM
     kind = found.get("strategy")
     if kind == "weighted":
         if side not in WEIGHTED_SIDES:
-            raise EditError(f"apps.{name} is a weighted app with two tags: choose --side ga or --side canary")
+            raise StackFileError(f"apps.{name} is a weighted app with two tags: choose --side ga or --side canary")
         return sub_mapping(found, side, f"apps.{name}"), f"apps.{name}.{side}"
     if side:
-        raise EditError(f"apps.{name} (strategy {kind}) has a single tag that Flagger rolls out: drop --side")
+        raise StackFileError(f"apps.{name} (strategy {kind}) has a single tag that Flagger rolls out: drop --side")
     return found, f"apps.{name}"
 
 

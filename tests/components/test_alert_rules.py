@@ -9,8 +9,9 @@ import subprocess
 import pytest
 import yaml
 
-from components import alerts
-from components.settings import parse_stack_config
+from model import promql
+from components import alert_rules
+from model.settings import parse_stack_config
 from conftest import reference_file
 from tests.support import servers
 from tests.support.istio_metrics import Workload, rule_test_series
@@ -80,7 +81,7 @@ def test_alert_rules_ship_in_the_prometheus_chart_values(dev_plan, dev_settings)
     chart_defaults = yaml.safe_load(reference_file("prometheus/values.yaml").read_text())
     server_files = shipped_values(dev_plan)["serverFiles"]
 
-    assert server_files["alerting_rules.yml"] == alerts.alerting_rules(dev_settings)
+    assert server_files["alerting_rules.yml"] == alert_rules.alerting_rules(dev_settings)
     # The chart's own prometheus.yml loads that file; overriding it would silently drop the rules.
     assert "prometheus.yml" not in server_files
     assert "/etc/config/alerting_rules.yml" in chart_defaults["serverFiles"]["prometheus.yml"]["rule_files"]
@@ -98,7 +99,7 @@ def test_shipped_alert_rules_pass_promtool_check(promtool, dev_plan, tmp_path):
 
 def test_alert_rules_cover_weighted_apps_only(dev_settings):
     # backend and frontend are Flagger's: its own analysis judges them.
-    assert [g["name"] for g in alerts.alerting_rules(dev_settings)["groups"]] == ["istio-canary-podinfo"]
+    assert [g["name"] for g in alert_rules.alerting_rules(dev_settings)["groups"]] == ["istio-canary-podinfo"]
 
 
 @pytest.mark.parametrize("traffic, firing", [
@@ -110,7 +111,7 @@ def test_alert_rules_cover_weighted_apps_only(dev_settings):
     pytest.param(dict(present=False), {"CanaryWithoutTraffic": None}, id="canary-never-seen"),
 ])
 def test_alerts_fire_on_their_condition_only(traffic, firing, promtool, dev_settings, tmp_path):
-    run_rule_test(promtool, tmp_path, alerts.alerting_rules(dev_settings), [canary(**traffic), GA], firing)
+    run_rule_test(promtool, tmp_path, alert_rules.alerting_rules(dev_settings), [canary(**traffic), GA], firing)
 
 
 @pytest.mark.parametrize("delivery, traffic", [
@@ -120,13 +121,13 @@ def test_alerts_fire_on_their_condition_only(traffic, firing, promtool, dev_sett
 def test_alert_thresholds_follow_delivery_settings(delivery, traffic, promtool, dev_config, tmp_path):
     settings = settings_with(dev_config, lambda c: c.setdefault("istio-canary:delivery", {}).update(delivery))
 
-    run_rule_test(promtool, tmp_path, alerts.alerting_rules(settings), [canary(**traffic), GA], {})
+    run_rule_test(promtool, tmp_path, alert_rules.alerting_rules(settings), [canary(**traffic), GA], {})
 
 
 def test_a_canary_at_weight_zero_may_go_without_traffic(promtool, dev_config, tmp_path):
     settings = settings_with(dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(
         weights={"ga": 100, "canary": 0}))
-    rules = alerts.alerting_rules(settings)
+    rules = alert_rules.alerting_rules(settings)
 
     assert [r["alert"] for r in rules["groups"][0]["rules"]] == ["CanaryErrorRateAboveGA", "CanaryLatencyAboveGA"]
     run_rule_test(promtool, tmp_path, rules, [canary(present=False), GA], {})
@@ -137,4 +138,4 @@ def test_raising_a_canary_weight_leaves_the_alert_rules_alone(dev_settings, dev_
     raised = settings_with(dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(
         weights={"ga": 40, "canary": 60}))
 
-    assert alerts.alerting_rules(raised) == alerts.alerting_rules(dev_settings)
+    assert alert_rules.alerting_rules(raised) == alert_rules.alerting_rules(dev_settings)

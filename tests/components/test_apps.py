@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 
-from components.settings import ConfigError, parse_stack_config
-from delivery import engine
+from model.settings import ConfigError, parse_stack_config
+from delivery.plan import engine
 
 APPS = "istio-canary:apps"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

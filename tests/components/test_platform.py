@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from components import flagger as flagger_component
-from components.settings import parse_stack_config
+from model.settings import parse_stack_config
 from conftest import reference_file
-from delivery import engine, preview
+from delivery.plan import engine
+from delivery.commands import preview
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 MESH = "istio-canary:mesh:Mesh"

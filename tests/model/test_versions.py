@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.versions import Track, TrackError, Version
+from model.versions import Track, TrackError, Version
 
 
 @pytest.mark.parametrize("track, inside, outside", [

@@ -15,10 +15,10 @@ from typing import Callable
 import pytest
 import yaml
 
-from delivery import policy
+from delivery.plan import policy_runner as policy
 from policies import rules
+from tests.support.project import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 POLICIES_DIR = PROJECT_DIR / "policies"
 BY_NAME = {p.name: p for p in rules.POLICIES}
 

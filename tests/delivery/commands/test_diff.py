@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from delivery.diff import compare
+from delivery.plan.diff import compare
+from tests.support import project
+from tests.support.project import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROGRAM = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "components", "delivery", "policies", "dashboards")
+PROGRAM = (*project.PROGRAM, "Pulumi.dev.yaml")
 OLD_SECRET = "v1:Zm9vYmFyYmF6cXV4"
 NEW_SECRET = "v1:cm90YXRlZHNlY3JldA"
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
-                   cwd=repo, check=True, capture_output=True)
+_git = project.git
 
 
 def _diff(repo: Path, *args: str) -> subprocess.CompletedProcess:

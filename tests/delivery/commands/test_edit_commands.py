@@ -17,24 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from delivery import stackfile
+from delivery import stack as stackfile
 from delivery.__main__ import main
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-# The dev stack's podinfo, pinned to a known starting point so a release PR that moves the real
-# file's weights or tags does not break these tests (the rest of the file is taken as it is).
-PODINFO = {
-    "ga": "ga: {tag: 6.13.0, track: \"6.13.x\", replicas: 2}",
-    "canary": "canary: {tag: 6.14.1, track: \"6.14.x\", replicas: 1}",
-    "weights": "weights: {ga: 90, canary: 10}",
-}
-
-
-def _pin(text: str, key: str, line: str) -> str:
-    pattern = re.compile(rf"^(      ){key}: \{{[^\n]*\}}$", re.M)
-    assert len(pattern.findall(text)) >= 1, f"Pulumi.dev.yaml changed layout: no flow mapping `{key}:` under apps"
-    return pattern.sub(lambda m: m.group(1) + line, text, count=1)
+from tests.support.project import PODINFO, PROJECT_DIR
+from tests.support.project import pin as _pin
 
 
 @pytest.fixture
@@ -106,7 +92,7 @@ def test_other_layouts_keep_their_style_through_an_edit(tmp_path, text):
 def test_a_file_the_round_trip_would_reformat_is_refused(tmp_path):
     path = tmp_path / "Pulumi.odd.yaml"
     path.write_text("config:\n  istio-canary:delivery:\n    maxWeightStep: [1,2]\n")
-    with pytest.raises(stackfile.EditError, match=r"Pulumi.odd.yaml:3: an edit would also reformat"):
+    with pytest.raises(stackfile.StackFileError, match=r"Pulumi.odd.yaml:3: an edit would also reformat"):
         stackfile.edit(path, lambda config: None)
 
 
@@ -187,12 +173,13 @@ def test_dry_run_prints_the_diff_and_writes_nothing(project, delivery):
 
 def _fake_gate(monkeypatch, passed: bool | None, calls: list):
     """The gate's agreed interface, answering as told (its real checks are tested with a real Prometheus)."""
-    from delivery import gate
+    from delivery.errors import UnavailableError
+    from delivery.release import gate
 
     def evaluate(settings, app_name, prometheus_url, window):
         calls.append((app_name, prometheus_url, window, settings.apps[app_name].weights.canary))
         if passed is None:
-            raise gate.GateError("cannot reach http://127.0.0.1:9/")
+            raise UnavailableError("cannot reach http://127.0.0.1:9/")
         return types.SimpleNamespace(passed=passed, report=f"gate report for {app_name}")
 
     monkeypatch.setattr(gate, "evaluate", evaluate)
@@ -218,11 +205,11 @@ def test_promote_behind_a_passing_gate_edits(project, delivery, monkeypatch):
     assert dev(project) == changed(before, ("weights: {ga: 90, canary: 10}", "weights: {ga: 50, canary: 50}"))
 
 
-def test_promote_with_an_unreachable_prometheus_exits_2_and_leaves_the_file(project, delivery, monkeypatch):
+def test_promote_with_an_unreachable_prometheus_exits_3_and_leaves_the_file(project, delivery, monkeypatch):
     _fake_gate(monkeypatch, None, [])
     before = dev(project)
     code, _, err = delivery("promote", "--stack", "dev", "podinfo", "--step", "--prometheus", "http://127.0.0.1:9/")
-    assert code == 2 and "promotion gate: cannot reach" in err
+    assert code == 3 and "promotion gate: cannot reach" in err
     assert dev(project) == before
 
 
@@ -307,7 +294,7 @@ def test_set_tags_changes_several_sides_in_one_validated_edit(project):
                                        ("frontend", None): "6.14.0"}, dry_run=True)
     assert result.changed and not result.written and dev(project) == before
     assert result.diff.count("\n+  ") == 3
-    with pytest.raises(stackfile.EditError, match="outside its track"):
+    with pytest.raises(stackfile.StackFileError, match="outside its track"):
         stackfile.set_tags(path, {("podinfo", "ga"): "6.13.4", ("podinfo", "canary"): "7.0.0"})
     assert dev(project) == before  # all or nothing
 
@@ -364,10 +351,10 @@ def test_upgrades_leave_unset_versions_to_the_defaults(project, delivery, chart_
     assert (project / "Pulumi.local.yaml").read_text() == before
 
 
-def test_upgrades_from_an_unreachable_repository_exit_2_and_leave_the_file(project, delivery, chart_repo):
+def test_upgrades_from_an_unreachable_repository_exit_3_and_leave_the_file(project, delivery, chart_repo):
     before = dev(project)
     code, _, err = delivery("upgrades", "--stack", "dev", *_mirrors(chart_repo), "--repo", "istio=http://127.0.0.1:9/")
-    assert code == 2 and "cannot read http://127.0.0.1:9/index.yaml" in err
+    assert code == 3 and "cannot reach http://127.0.0.1:9/index.yaml" in err
     assert dev(project) == before
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from components.settings import ConfigError
-from delivery import engine
+from model.settings import ConfigError
+from delivery.plan import engine
+from tests.support.project import PROGRAM, PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET_TEXTS = ("offline-preview-secret-for", "mock-")  # what the mocks put behind secrets
 
 
@@ -65,12 +65,13 @@ def test_manifests_are_written_per_object(dev_preview):
 
 
 def test_invalid_config_exits_2_without_traceback(tmp_path):
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    for name in PROGRAM:
+        if (PROJECT_DIR / name).is_dir():
+            shutil.copytree(PROJECT_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(PROJECT_DIR / name, tmp_path / name)
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("{ga: 90, canary: 10}", "{ga: 95, canary: 10}")
     (tmp_path / "Pulumi.bad.yaml").write_text(text)
-    for pkg in ("components", "delivery", "policies"):
-        shutil.copytree(PROJECT_DIR / pkg, tmp_path / pkg)
     result = preview("--stack", "bad", cwd=tmp_path)
     assert result.returncode == 2
     assert "apps.podinfo.weights" in result.stderr and "sum to 100" in result.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from delivery.diff import compare
+from delivery.plan.diff import compare
 
 
 def _podinfo(config: dict) -> dict:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import reference_file
-from delivery import engine
+from delivery.plan import engine
 
 KUBERNETES_VERSION = "1.33"
 CRD_FILES = {

@@ -10,15 +10,8 @@ from pathlib import Path
 import pytest
 
 from delivery.__main__ import main
-
-from test_edit_commands import PODINFO, _pin
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout
+from tests.support.project import PODINFO, PROJECT_DIR, git
+from tests.support.project import pin as _pin
 
 
 @pytest.fixture

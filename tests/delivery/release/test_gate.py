@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 
 import pytest
 import yaml
 
-from components.settings import parse_stack_config
-from delivery import gate
+from model.settings import parse_stack_config
+from delivery.__main__ import main
+from delivery.errors import UnavailableError
+from delivery.release import gate
 from tests.support import servers
 from tests.support.istio_metrics import Workload, expected_p99, openmetrics
 
@@ -112,9 +113,7 @@ def test_gate_thresholds_come_from_delivery_settings(app, delivery, prometheus_u
 def gate_command(tmp_path, *args: str) -> int:
     """`python -m delivery gate --stack gate ...` run in-process on a stack file of the scenarios."""
     (tmp_path / "Pulumi.gate.yaml").write_text(yaml.safe_dump({"config": stack_config()}, sort_keys=False))
-    parser = argparse.ArgumentParser()
-    gate.add_arguments(parser)
-    return gate.run(parser.parse_args(["--stack", "gate", "--project-dir", str(tmp_path), *args]))
+    return main(["gate", "--stack", "gate", "--project-dir", str(tmp_path), *args])
 
 
 def test_gate_command_prints_both_sides_and_exits_0_on_pass(prometheus_url, tmp_path, capsys):
@@ -149,7 +148,7 @@ def test_gate_command_exits_3_when_prometheus_is_unreachable(tmp_path, capsys):
     port = servers.free_port()
 
     assert gate_command(tmp_path, "healthy", "--prometheus", f"http://127.0.0.1:{port}") == 3
-    assert f"Prometheus at http://127.0.0.1:{port}: cannot connect" in capsys.readouterr().err
+    assert f"Prometheus at http://127.0.0.1:{port}: cannot reach" in capsys.readouterr().err
 
 
 def test_gate_raises_gate_error_when_prometheus_answers_garbage():
@@ -157,5 +156,5 @@ def test_gate_raises_gate_error_when_prometheus_answers_garbage():
         servers.reply(request, 200, b"<html>login</html>", {"Content-Type": "text/html"})
 
     with servers.http_server(html) as address:
-        with pytest.raises(gate.GateError, match="not the query API's JSON"):
+        with pytest.raises(UnavailableError, match="not the query API's JSON"):
             gate.evaluate(SETTINGS, "healthy", f"http://{address}")

@@ -8,10 +8,12 @@ import threading
 
 import pytest
 
-from components.settings import parse_stack_config
-from delivery import engine
-from delivery import images as images_command
-from delivery.registry import Reference
+from model.settings import parse_stack_config
+from delivery import stack
+from delivery.plan import engine
+from delivery.__main__ import main
+from delivery.release import images as images_command
+from delivery.clients.registry import Reference
 from tests.support import servers
 
 PODINFO_TAGS = ["6.13.0", "6.13.1", "6.13.3", "6.13.10", "6.14.0", "6.14.2", "6.14.3-rc.1", "6.15.0",
@@ -68,13 +70,11 @@ def write_stack(directory, registry_address: str):
 
 def images(directory, *args: str) -> int:
     """`python -m delivery images --stack test ...` run in-process on `directory`."""
-    parser = argparse.ArgumentParser()
-    images_command.add_arguments(parser)
-    return images_command.run(parser.parse_args(["--stack", "test", "--project-dir", str(directory), *args]))
+    return main(["images", "--stack", "test", "--project-dir", str(directory), *args])
 
 
 def tags_in(path) -> dict[str, str]:
-    settings = parse_stack_config(engine.config_from_text(path.read_text(), path.name))
+    settings = parse_stack_config(stack.config_from_text(path.read_text(), path.name))
     return {f"{name}.{side}" if side else name: s.tag
             for name, app in settings.apps.items() for side, s in app.sides().items()}
 
