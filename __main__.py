@@ -21,8 +21,15 @@ on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
 mesh = Mesh("mesh", settings.platform, opts=on_cluster)
 observability = Observability("observability", settings.platform, alert_rules.alerting_rules(settings), opts=on_cluster)
 namespaces = AppNamespaces("namespaces", settings.apps, mesh.istiod, opts=on_cluster)
-flagger = Flagger("flagger", settings, cluster.cluster_name, observability.prometheus_url, mesh,
-                  namespaces.flagger_namespaces, opts=on_cluster)
+flagger = Flagger(
+    "flagger",
+    settings,
+    cluster.cluster_name,
+    observability.prometheus_url,
+    mesh,
+    namespaces.flagger_namespaces,
+    opts=on_cluster,
+)
 apps = {name: build_app(name, app, namespaces, mesh, flagger, opts=on_cluster) for name, app in settings.apps.items()}
 
 pulumi.export("kubeconfig", cluster.kubeconfig)

@@ -63,8 +63,11 @@ def blast_radius(stack: str, mutate) -> list[str]:
     mutate(config)
     diff = compare(base, engine.render(stack, config))
     replaced = {c.urn for c in diff.replaced}
-    return ([f"+{r['name']}" for r in diff.added] + [f"-{r['name']}" for r in diff.removed]
-            + [f"{'+-' if c.urn in replaced else '~'}{c.name} ({len(c.changes)} input paths)" for c in diff.changed])
+    return (
+        [f"+{r['name']}" for r in diff.added]
+        + [f"-{r['name']}" for r in diff.removed]
+        + [f"{'+-' if c.urn in replaced else '~'}{c.name} ({len(c.changes)} input paths)" for c in diff.changed]
+    )
 
 
 def main() -> int:
@@ -73,7 +76,9 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as out:
-        preview = median_seconds([sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out])
+        preview = median_seconds(
+            [sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out]
+        )
     plan = engine.render(args.stack)
     # The floor imports exactly the third-party modules the preview ended up loading.
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in PACKAGES)
@@ -91,6 +96,7 @@ def main() -> int:
     apps = stack_file.load_config(args.stack).get("istio-canary:apps", {})
     weighted = next((name for name, app in apps.items() if app.get("strategy") == "weighted"), None)
     if weighted:
+
         def shift_weights(config):
             w = config["istio-canary:apps"][weighted]["weights"]
             w["ga"], w["canary"] = w["canary"], w["ga"]

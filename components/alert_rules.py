@@ -41,9 +41,11 @@ def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WIN
             "labels": _labels(name, app),
             "annotations": {
                 "summary": f"{name}: canary error rate exceeds GA's by more than {delta:g} percentage points",
-                "description": (f"{canary} in {ns} answers 5xx {{{{ $value | printf \"%.2f\" }}}} percentage points "
-                                f"more often than {ga} over {window} (limit delivery.maxErrorRateDelta = {delta:g}). "
-                                "Lower its weight in the stack file or revert the tag."),
+                "description": (
+                    f'{canary} in {ns} answers 5xx {{{{ $value | printf "%.2f" }}}} percentage points '
+                    f"more often than {ga} over {window} (limit delivery.maxErrorRateDelta = {delta:g}). "
+                    "Lower its weight in the stack file or revert the tag."
+                ),
             },
         },
         {
@@ -53,9 +55,11 @@ def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WIN
             "labels": _labels(name, app),
             "annotations": {
                 "summary": f"{name}: canary p99 latency is more than {ratio:g} times GA's",
-                "description": (f"{canary} in {ns} has a p99 of {{{{ $value | printf \"%.0f\" }}}} ms over {window}, "
-                                f"above {ratio:g} times {ga}'s (delivery.maxLatencyRatio). "
-                                "Lower its weight in the stack file or revert the tag."),
+                "description": (
+                    f'{canary} in {ns} has a p99 of {{{{ $value | printf "%.0f" }}}} ms over {window}, '
+                    f"above {ratio:g} times {ga}'s (delivery.maxLatencyRatio). "
+                    "Lower its weight in the stack file or revert the tag."
+                ),
             },
         },
     ]
@@ -63,18 +67,22 @@ def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WIN
         # Only a canary that holds weight should see traffic; at weight 0 silence is expected.
         # The rule names no weight: raising it (10 -> 40) leaves the Prometheus release alone;
         # only leaving or returning to 0 changes its rules.
-        rules.append({
-            "alert": "CanaryWithoutTraffic",
-            "expr": f"({request_rate(ns, canary, window)} or vector(0)) == 0",
-            "for": FOR,
-            "labels": _labels(name, app),
-            "annotations": {
-                "summary": f"{name}: canary holds traffic weight but receives no requests",
-                "description": (f"{canary} in {ns} received no requests over {window} although the stack gives it "
-                                "a traffic weight: its pods, sidecars or route are broken, "
-                                "and neither the gate nor these alerts can judge it."),
-            },
-        })
+        rules.append(
+            {
+                "alert": "CanaryWithoutTraffic",
+                "expr": f"({request_rate(ns, canary, window)} or vector(0)) == 0",
+                "for": FOR,
+                "labels": _labels(name, app),
+                "annotations": {
+                    "summary": f"{name}: canary holds traffic weight but receives no requests",
+                    "description": (
+                        f"{canary} in {ns} received no requests over {window} although the stack gives it "
+                        "a traffic weight: its pods, sidecars or route are broken, "
+                        "and neither the gate nor these alerts can judge it."
+                    ),
+                },
+            }
+        )
     return rules
 
 
@@ -85,4 +93,3 @@ def alerting_rules(settings: Settings) -> dict:
         for name, app in settings.apps_by_strategy("weighted").items()
     ]
     return {"groups": groups}
-

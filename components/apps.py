@@ -72,14 +72,19 @@ def _container(name: str, repository: str, tag: str) -> k8s.core.v1.ContainerArg
         # go through the sidecar's agent.
         readiness_probe=k8s.core.v1.ProbeArgs(
             http_get=k8s.core.v1.HTTPGetActionArgs(path="/readyz", port=PORT_NAME),
-            initial_delay_seconds=2, period_seconds=5, timeout_seconds=2,
+            initial_delay_seconds=2,
+            period_seconds=5,
+            timeout_seconds=2,
         ),
         liveness_probe=k8s.core.v1.ProbeArgs(
             http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=PORT_NAME),
-            initial_delay_seconds=5, period_seconds=10, timeout_seconds=2,
+            initial_delay_seconds=5,
+            period_seconds=10,
+            timeout_seconds=2,
         ),
         resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "100m", "memory": "64Mi"}, limits={"cpu": "1", "memory": "256Mi"},
+            requests={"cpu": "100m", "memory": "64Mi"},
+            limits={"cpu": "1", "memory": "256Mi"},
         ),
         security_context=_restricted(),
         # podinfo writes uploads (POST /store) under /data; the root filesystem is read-only.
@@ -90,8 +95,11 @@ def _container(name: str, repository: str, tag: str) -> k8s.core.v1.ContainerArg
 def _restricted() -> k8s.core.v1.SecurityContextArgs:
     """The Pod Security `restricted` profile, per container (istio-init keeps its own)."""
     return k8s.core.v1.SecurityContextArgs(
-        run_as_non_root=True, run_as_user=NON_ROOT_UID, run_as_group=NON_ROOT_UID,
-        read_only_root_filesystem=True, allow_privilege_escalation=False,
+        run_as_non_root=True,
+        run_as_user=NON_ROOT_UID,
+        run_as_group=NON_ROOT_UID,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
@@ -134,8 +142,9 @@ def _gateway_url(hosts: tuple[str, ...], gateway_address: Any) -> Any:
 class AppNamespaces(pulumi.ComponentResource):
     """Each app namespace once, with sidecar injection on, created only after istiod is ready."""
 
-    def __init__(self, name: str, apps: Mapping[str, App], istiod: pulumi.Resource,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, apps: Mapping[str, App], istiod: pulumi.Resource, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("istio-canary:apps:AppNamespaces", name, None, opts)
         self._apps = dict(apps)
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
@@ -153,15 +162,24 @@ class AppNamespaces(pulumi.ComponentResource):
     @property
     def flagger_namespaces(self) -> dict[str, k8s.core.v1.Namespace]:
         """Namespaces with a Flagger-managed app: each gets a load tester for its webhooks."""
-        return {app.namespace: self.namespaces[app.namespace]
-                for app in self._apps.values() if app.strategy in ("canary", "ab")}
+        return {
+            app.namespace: self.namespaces[app.namespace]
+            for app in self._apps.values()
+            if app.strategy in ("canary", "ab")
+        }
 
 
 class WeightedRelease(pulumi.ComponentResource):
     """GA and canary Deployments, a Service, subsets and a VirtualService weighted from Git."""
 
-    def __init__(self, name: str, app: WeightedApp, namespace: k8s.core.v1.Namespace, mesh: Any,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        app: WeightedApp,
+        namespace: k8s.core.v1.Namespace,
+        mesh: Any,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("istio-canary:apps:WeightedRelease", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Istio kinds exist once istio-base has installed their CRDs.
@@ -195,7 +213,8 @@ class WeightedRelease(pulumi.ComponentResource):
         )
         self.destination_rule = k8s.apiextensions.CustomResource(
             name,
-            api_version=ISTIO_API, kind="DestinationRule",
+            api_version=ISTIO_API,
+            kind="DestinationRule",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ns),
             spec={"host": host, "subsets": [{"name": track, "labels": {"track": track}} for track in app.sides()]},
             opts=istio_crds,
@@ -204,19 +223,27 @@ class WeightedRelease(pulumi.ComponentResource):
         # change of two numbers in this one object and never adds or removes a route.
         self.virtual_service = k8s.apiextensions.CustomResource(
             name,
-            api_version=ISTIO_API, kind="VirtualService",
+            api_version=ISTIO_API,
+            kind="VirtualService",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ns),
             spec={
                 "hosts": [name, *app.hosts],
                 "gateways": ["mesh", PUBLIC_GATEWAY],
-                "http": [{
-                    "name": "weighted",
-                    "route": [
-                        {"destination": {"host": host, "subset": "ga", "port": {"number": PORT}}, "weight": app.weights.ga},
-                        {"destination": {"host": host, "subset": "canary", "port": {"number": PORT}},
-                         "weight": app.weights.canary},
-                    ],
-                }],
+                "http": [
+                    {
+                        "name": "weighted",
+                        "route": [
+                            {
+                                "destination": {"host": host, "subset": "ga", "port": {"number": PORT}},
+                                "weight": app.weights.ga,
+                            },
+                            {
+                                "destination": {"host": host, "subset": "canary", "port": {"number": PORT}},
+                                "weight": app.weights.canary,
+                            },
+                        ],
+                    }
+                ],
             },
             opts=istio_crds,
         )
@@ -232,8 +259,9 @@ class WeightedRelease(pulumi.ComponentResource):
         self.register_outputs({"exports": self.exports})
 
     @staticmethod
-    def _side(name: str, app: WeightedApp, track: str, side: Side, ns: Any,
-              child: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
+    def _side(
+        name: str, app: WeightedApp, track: str, side: Side, ns: Any, child: pulumi.ResourceOptions
+    ) -> k8s.apps.v1.Deployment:
         # The selector leaves `version` out: a selector is immutable, and a tag bump must update
         # the Deployment in place, not replace it.
         selector = {"app": name, "track": track}
@@ -259,8 +287,9 @@ class WeightedRelease(pulumi.ComponentResource):
         # hey's -q is per worker: split the configured total rate across the workers.
         per_worker = f"{app.loadtest.qps / app.loadtest.concurrency:.3f}".rstrip("0").rstrip(".")
         url = f"http://{name}.{app.namespace}:{PORT}/version"
-        script = (f"while true; do hey -z {LOADTEST_RUN} -q {per_worker} -c {app.loadtest.concurrency} {url}; "
-                  "sleep 1; done")
+        script = (
+            f"while true; do hey -z {LOADTEST_RUN} -q {per_worker} -c {app.loadtest.concurrency} {url}; sleep 1; done"
+        )
         labels = {"app": f"{name}-loadtest"}
         return k8s.apps.v1.Deployment(
             f"{name}-loadtest",
@@ -270,16 +299,21 @@ class WeightedRelease(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=_pod_spec([k8s.core.v1.ContainerArgs(
-                        name="hey",
-                        image=LOADTEST_IMAGE,
-                        image_pull_policy="IfNotPresent",
-                        command=["/bin/sh", "-c", script],
-                        resources=k8s.core.v1.ResourceRequirementsArgs(
-                            requests={"cpu": "10m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"},
-                        ),
-                        security_context=_restricted(),
-                    )]),
+                    spec=_pod_spec(
+                        [
+                            k8s.core.v1.ContainerArgs(
+                                name="hey",
+                                image=LOADTEST_IMAGE,
+                                image_pull_policy="IfNotPresent",
+                                command=["/bin/sh", "-c", script],
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": "10m", "memory": "32Mi"},
+                                    limits={"cpu": "200m", "memory": "64Mi"},
+                                ),
+                                security_context=_restricted(),
+                            )
+                        ]
+                    ),
                 ),
             ),
             opts=child,
@@ -291,8 +325,15 @@ class ProgressiveCanary(pulumi.ComponentResource):
 
     TYPE = "istio-canary:apps:ProgressiveCanary"
 
-    def __init__(self, name: str, app: CanaryApp | ABApp, namespace: k8s.core.v1.Namespace, mesh: Any,
-                 flagger: Any, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        app: CanaryApp | ABApp,
+        namespace: k8s.core.v1.Namespace,
+        mesh: Any,
+        flagger: Any,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ns = namespace.metadata.name
@@ -301,7 +342,9 @@ class ProgressiveCanary(pulumi.ComponentResource):
         self.deployment = k8s.apps.v1.Deployment(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=name, namespace=ns, labels={**labels, "version": version_label(app.tag)},
+                name=name,
+                namespace=ns,
+                labels={**labels, "version": version_label(app.tag)},
                 # Flagger copies this Deployment to `<app>-primary` and scales it to zero between
                 # analyses: Pulumi's rollout await on it would time out (pulumi-kubernetes#605).
                 # Flagger reports the rollout's progress on the Canary instead.
@@ -311,8 +354,9 @@ class ProgressiveCanary(pulumi.ComponentResource):
             # would be reapplied by every `pulumi up` and fight them.
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                template=_app_pod({**labels, "version": version_label(app.tag)},
-                                  _container("podinfod", app.image, app.tag)),
+                template=_app_pod(
+                    {**labels, "version": version_label(app.tag)}, _container("podinfod", app.image, app.tag)
+                ),
             ),
             opts=child,
         )
@@ -321,17 +365,23 @@ class ProgressiveCanary(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ns),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name,
+                    api_version="apps/v1",
+                    kind="Deployment",
+                    name=self.deployment.metadata.name,
                 ),
                 min_replicas=HPA_MIN,
                 max_replicas=HPA_MAX,
-                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
-                    type="Resource",
-                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                        name="cpu",
-                        target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=HPA_CPU_PERCENT),
-                    ),
-                )],
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=HPA_CPU_PERCENT
+                            ),
+                        ),
+                    )
+                ],
             ),
             opts=child,
         )
@@ -352,8 +402,10 @@ class ProgressiveCanary(pulumi.ComponentResource):
             "metrics": [
                 {
                     "name": metric,
-                    "templateRef": {"name": _meta(templates[metric], "name"),
-                                    "namespace": _meta(templates[metric], "namespace")},
+                    "templateRef": {
+                        "name": _meta(templates[metric], "name"),
+                        "namespace": _meta(templates[metric], "namespace"),
+                    },
                     "thresholdRange": {"max": limit},
                     "interval": METRIC_INTERVAL,
                 }
@@ -362,24 +414,34 @@ class ProgressiveCanary(pulumi.ComponentResource):
             "webhooks": [
                 {
                     # Gate before any traffic moves: the new version must answer podinfo's API.
-                    "name": "conformance-test", "type": "pre-rollout", "url": loadtester, "timeout": "30s",
+                    "name": "conformance-test",
+                    "type": "pre-rollout",
+                    "url": loadtester,
+                    "timeout": "30s",
                     "metadata": {"type": "bash", "cmd": f"curl -sfd 'test' {canary_url}/token | grep token"},
                 },
                 {
                     # Traffic for the metrics to judge; the loadtester skips a command already running.
-                    "name": "load-test", "type": "rollout", "url": loadtester, "timeout": "5s",
+                    "name": "load-test",
+                    "type": "rollout",
+                    "url": loadtester,
+                    "timeout": "5s",
                     "metadata": {"cmd": f"hey -z 1m -q 10 -c 2 {canary_url}/"},
                 },
             ],
         }
         self.canary = k8s.apiextensions.CustomResource(
             name,
-            api_version=FLAGGER_API, kind="Canary",
+            api_version=FLAGGER_API,
+            kind="Canary",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ns),
             spec={
                 "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.deployment.metadata.name},
-                "autoscalerRef": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                                  "name": self.autoscaler.metadata.name},
+                "autoscalerRef": {
+                    "apiVersion": "autoscaling/v2",
+                    "kind": "HorizontalPodAutoscaler",
+                    "name": self.autoscaler.metadata.name,
+                },
                 "service": service,
                 "analysis": analysis,
             },
@@ -415,8 +477,9 @@ class ABTest(ProgressiveCanary):
         }
 
 
-def build_app(name: str, app: App, namespaces: AppNamespaces, mesh: Any, flagger: Any,
-              opts: pulumi.ResourceOptions | None = None) -> pulumi.ComponentResource:
+def build_app(
+    name: str, app: App, namespaces: AppNamespaces, mesh: Any, flagger: Any, opts: pulumi.ResourceOptions | None = None
+) -> pulumi.ComponentResource:
     """The component for one app, by its strategy."""
     namespace = namespaces.namespaces[app.namespace]
     if isinstance(app, WeightedApp):

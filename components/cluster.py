@@ -69,12 +69,19 @@ class GkeCluster(pulumi.ComponentResource):
         location = cfg.location or project.region
 
         network = gcp.compute.Network(
-            f"{name}-network", project=project.project, auto_create_subnetworks=False,
-            routing_mode="REGIONAL", opts=child,
+            f"{name}-network",
+            project=project.project,
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=child,
         )
         subnet = gcp.compute.Subnetwork(
-            f"{name}-subnet", project=project.project, region=project.region, network=network.id,
-            ip_cidr_range=NODE_RANGE, private_ip_google_access=True,
+            f"{name}-subnet",
+            project=project.project,
+            region=project.region,
+            network=network.id,
+            ip_cidr_range=NODE_RANGE,
+            private_ip_google_access=True,
             secondary_ip_ranges=[
                 gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=POD_RANGE[0], ip_cidr_range=POD_RANGE[1]),
                 gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=SERVICE_RANGE[0], ip_cidr_range=SERVICE_RANGE[1]),
@@ -91,7 +98,8 @@ class GkeCluster(pulumi.ComponentResource):
             subnetwork=subnet.id,
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
-                cluster_secondary_range_name=POD_RANGE[0], services_secondary_range_name=SERVICE_RANGE[0],
+                cluster_secondary_range_name=POD_RANGE[0],
+                services_secondary_range_name=SERVICE_RANGE[0],
             ),
             # The default pool cannot be given our service account or autoscaling: replace it.
             remove_default_node_pool=True,
@@ -108,14 +116,22 @@ class GkeCluster(pulumi.ComponentResource):
                 ),
             ),
             private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
-                enable_private_nodes=True, enable_private_endpoint=False, master_ipv4_cidr_block=MASTER_RANGE,
-            ) if cfg.private_nodes else None,
+                enable_private_nodes=True,
+                enable_private_endpoint=False,
+                master_ipv4_cidr_block=MASTER_RANGE,
+            )
+            if cfg.private_nodes
+            else None,
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[
-                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=c, display_name=f"allowed-{i}")
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=c, display_name=f"allowed-{i}"
+                    )
                     for i, c in enumerate(cfg.master_authorized_networks)
                 ],
-            ) if cfg.master_authorized_networks else None,
+            )
+            if cfg.master_authorized_networks
+            else None,
             deletion_protection=cfg.deletion_protection,
             opts=child,
         )
@@ -125,29 +141,43 @@ class GkeCluster(pulumi.ComponentResource):
             # control plane only reaches private nodes on 443/10250 unless this is opened
             # (istio/istio#19532), and every pod would then start without a sidecar.
             gcp.compute.Firewall(
-                f"{name}-allow-istio-webhooks", project=project.project, network=network.id,
-                direction="INGRESS", source_ranges=[MASTER_RANGE], target_tags=[NODE_TAG],
+                f"{name}-allow-istio-webhooks",
+                project=project.project,
+                network=network.id,
+                direction="INGRESS",
+                source_ranges=[MASTER_RANGE],
+                target_tags=[NODE_TAG],
                 allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["15017"])],
                 opts=child,
             )
             # Private nodes have no external address: images from ghcr.io need Cloud NAT.
-            router = gcp.compute.Router(f"{name}-router", project=project.project, region=project.region,
-                                        network=network.id, opts=child)
+            router = gcp.compute.Router(
+                f"{name}-router", project=project.project, region=project.region, network=network.id, opts=child
+            )
             gcp.compute.RouterNat(
-                f"{name}-nat", project=project.project, region=project.region, router=router.name,
+                f"{name}-nat",
+                project=project.project,
+                region=project.region,
+                router=router.name,
                 nat_ip_allocate_option="AUTO_ONLY",
                 source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
                 opts=child,
             )
 
         node_sa = gcp.serviceaccount.Account(
-            f"{name}-nodes", project=project.project, account_id=f"{cfg.name}-nodes"[:30],
-            display_name=f"GKE nodes of {cfg.name}", opts=child,
+            f"{name}-nodes",
+            project=project.project,
+            account_id=f"{cfg.name}-nodes"[:30],
+            display_name=f"GKE nodes of {cfg.name}",
+            opts=child,
         )
         for role in NODE_ROLES:
             gcp.projects.IAMMember(
-                f"{name}-nodes-{role.split('/')[1]}", project=project.project, role=role,
-                member=node_sa.email.apply(lambda email: f"serviceAccount:{email}"), opts=child,
+                f"{name}-nodes-{role.split('/')[1]}",
+                project=project.project,
+                role=role,
+                member=node_sa.email.apply(lambda email: f"serviceAccount:{email}"),
+                opts=child,
             )
 
         node_pool = gcp.container.NodePool(
@@ -157,7 +187,8 @@ class GkeCluster(pulumi.ComponentResource):
             cluster=cluster.name,
             # total_*: the configured counts are for the whole pool, not per zone.
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
-                total_min_node_count=cfg.min_nodes, total_max_node_count=cfg.max_nodes,
+                total_min_node_count=cfg.min_nodes,
+                total_max_node_count=cfg.max_nodes,
                 location_policy="BALANCED",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
@@ -165,9 +196,12 @@ class GkeCluster(pulumi.ComponentResource):
                 machine_type=cfg.machine_type,
                 service_account=node_sa.email,
                 oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"
+                ),
                 shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True,
+                    enable_secure_boot=True,
+                    enable_integrity_monitoring=True,
                 ),
                 tags=[NODE_TAG],
                 labels={"cluster": cfg.name},
@@ -176,16 +210,20 @@ class GkeCluster(pulumi.ComponentResource):
         )
 
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate)
-            .apply(lambda args: _gke_kubeconfig(*args))
+            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
+                lambda args: _gke_kubeconfig(*args)
+            )
         )
         # Nothing can be scheduled before the pool exists: Helm releases would time out waiting.
         self.provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig,
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pool]),
         )
         self.cluster_name = cfg.name
-        self.register_outputs({"kubeconfig": self.kubeconfig, "clusterName": cluster.name, "endpoint": cluster.endpoint})
+        self.register_outputs(
+            {"kubeconfig": self.kubeconfig, "clusterName": cluster.name, "endpoint": cluster.endpoint}
+        )
 
 
 class ExistingCluster(pulumi.ComponentResource):

@@ -76,7 +76,9 @@ class Flagger(pulumi.ComponentResource):
                 opts=child,
             )
             values["slack"] = {"user": notifications.slack_user, "channel": notifications.slack_channel}
-            values["env"] = [{"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": slack.metadata.name, "key": "url"}}}]
+            values["env"] = [
+                {"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": slack.metadata.name, "key": "url"}}}
+            ]
 
         self.release = helm.release(
             "flagger",
@@ -103,21 +105,23 @@ class Flagger(pulumi.ComponentResource):
         }
 
         self.loadtesters = {
-            ns: self._loadtester(ns, namespace, platform, mesh)
-            for ns, namespace in loadtester_namespaces.items()
+            ns: self._loadtester(ns, namespace, platform, mesh) for ns, namespace in loadtester_namespaces.items()
         }
 
-        self.register_outputs({
-            "metricTemplateNamespace": self.metric_template_namespace,
-            "loadtesters": {ns: loadtester_url(ns) for ns in self.loadtesters},
-        })
+        self.register_outputs(
+            {
+                "metricTemplateNamespace": self.metric_template_namespace,
+                "loadtesters": {ns: loadtester_url(ns) for ns in self.loadtesters},
+            }
+        )
 
     @staticmethod
     def loadtester_url(namespace: str) -> str:
         return loadtester_url(namespace)
 
-    def _loadtester(self, ns: str, namespace: k8s.core.v1.Namespace, platform: Platform,
-                    mesh: Mesh) -> k8s.helm.v3.Release:
+    def _loadtester(
+        self, ns: str, namespace: k8s.core.v1.Namespace, platform: Platform, mesh: Mesh
+    ) -> k8s.helm.v3.Release:
         release = helm.release(
             f"{LOADTESTER}-{ns}",
             name=LOADTESTER,

@@ -11,8 +11,16 @@ from model import charts
 from model.settings import Platform
 
 
-def release(resource_name: str, *, chart: str, platform: Platform, namespace: pulumi.Input[str],
-            values: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None = None) -> k8s.helm.v3.Release:
+def release(
+    resource_name: str,
+    *,
+    chart: str,
+    platform: Platform,
+    namespace: pulumi.Input[str],
+    values: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+    name: str | None = None,
+) -> k8s.helm.v3.Release:
     """A Helm release of `chart` (a name in model/charts.py) named `name` (default: the resource
     name), so object names and labels the chart derives from it are known in advance; the
     repository and the exact version come from the pins table and `platform`."""

@@ -30,9 +30,11 @@ PROXY_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
 
 def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.Output[str]:
     if service_type == "LoadBalancer":
+
         def first_ingress(status) -> str:
             ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
             return (ingress[0].ip or ingress[0].hostname or "") if ingress else "(pending)"
+
         return service.status.apply(first_ingress)
     # NodePort / ClusterIP: the in-cluster address; reach it with `kubectl port-forward`.
     return service.spec.apply(lambda spec: spec.cluster_ip if spec else "")
@@ -48,7 +50,9 @@ class Mesh(pulumi.ComponentResource):
         # No `istio-injection` label: `disabled` would also keep the injector off the gateway's
         # pods, which opt in by pod label (istio/istio#54841).
         self.namespace = k8s.core.v1.Namespace(
-            GATEWAY_NAMESPACE, metadata={"name": GATEWAY_NAMESPACE}, opts=child,
+            GATEWAY_NAMESPACE,
+            metadata={"name": GATEWAY_NAMESPACE},
+            opts=child,
         )
         namespace = self.namespace.metadata.name
 
@@ -64,20 +68,30 @@ class Mesh(pulumi.ComponentResource):
 
         self.base = release("istio-base", "base", values={}, depends_on=[])
         # istiod watches Istio's CRDs and patches the validation webhook that base installs.
-        self.istiod = release("istiod", "istiod", depends_on=[self.base], values={
-            # Sidecars serve app and Envoy metrics merged on :15020 and istiod is annotated for
-            # scraping: what Prometheus' annotation-driven `kubernetes-pods` job relies on.
-            "meshConfig": {"enablePrometheusMerge": True},
-            "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}},
-            "global": {"proxy": {"resources": {"requests": PROXY_REQUESTS}}},
-        })
+        self.istiod = release(
+            "istiod",
+            "istiod",
+            depends_on=[self.base],
+            values={
+                # Sidecars serve app and Envoy metrics merged on :15020 and istiod is annotated for
+                # scraping: what Prometheus' annotation-driven `kubernetes-pods` job relies on.
+                "meshConfig": {"enablePrometheusMerge": True},
+                "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}},
+                "global": {"proxy": {"resources": {"requests": PROXY_REQUESTS}}},
+            },
+        )
         # `image: auto`: the proxy image is injected by istiod's webhook; without it the pods
         # start from the literal image "auto" and never become ready (istio/istio#54841).
-        self.gateway = release(GATEWAY_RELEASE, "gateway", depends_on=[self.istiod], values={
-            "labels": dict(GATEWAY_POD_LABELS),
-            "service": {"type": platform.gateway_service_type},
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
-        })
+        self.gateway = release(
+            GATEWAY_RELEASE,
+            "gateway",
+            depends_on=[self.istiod],
+            values={
+                "labels": dict(GATEWAY_POD_LABELS),
+                "service": {"type": platform.gateway_service_type},
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+            },
+        )
 
         self.public_gateway = k8s.apiextensions.CustomResource(
             PUBLIC_GATEWAY_NAME,
@@ -110,8 +124,10 @@ class Mesh(pulumi.ComponentResource):
         )
         self.ingress_address: pulumi.Output[str] = _ingress_address(gateway_service, platform.gateway_service_type)
 
-        self.register_outputs({
-            "namespace": namespace,
-            "publicGateway": PUBLIC_GATEWAY,
-            "ingressAddress": self.ingress_address,
-        })
+        self.register_outputs(
+            {
+                "namespace": namespace,
+                "publicGateway": PUBLIC_GATEWAY,
+                "ingressAddress": self.ingress_address,
+            }
+        )

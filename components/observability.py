@@ -40,8 +40,14 @@ PROMETHEUS_URL = f"http://{PROMETHEUS_SERVER}.{NAMESPACE}:{PROMETHEUS_PORT}"
 SCRAPE_INTERVAL = "15s"
 # The chart's default jobs nobody here reads; `prometheus` (itself) and `kubernetes-pods` stay.
 DISABLED_SCRAPE_JOBS = (
-    "kubernetes-api-servers", "kubernetes-nodes", "kubernetes-nodes-cadvisor", "kubernetes-service-endpoints",
-    "kubernetes-service-endpoints-slow", "prometheus-pushgateway", "kubernetes-services", "kubernetes-pods-slow",
+    "kubernetes-api-servers",
+    "kubernetes-nodes",
+    "kubernetes-nodes-cadvisor",
+    "kubernetes-service-endpoints",
+    "kubernetes-service-endpoints-slow",
+    "prometheus-pushgateway",
+    "kubernetes-services",
+    "kubernetes-pods-slow",
 )
 
 GRAFANA = "grafana"
@@ -65,15 +71,22 @@ def dashboard_files(directory: Path = DASHBOARDS_DIR) -> dict[str, str]:
 class Observability(pulumi.ComponentResource):
     """Prometheus (scraping the mesh) and Grafana (datasource and dashboards provisioned)."""
 
-    def __init__(self, name: str, platform: Platform, alerting_rules: Mapping[str, Any] | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        platform: Platform,
+        alerting_rules: Mapping[str, Any] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("istio-canary:observability:Observability", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         # Prometheus and Grafana stay outside the mesh: a sidecar would put mTLS between
         # Prometheus and the plain-text metrics ports it scrapes.
         self.namespace = k8s.core.v1.Namespace(
-            NAMESPACE, metadata={"name": NAMESPACE, "labels": {"istio-injection": "disabled"}}, opts=child,
+            NAMESPACE,
+            metadata={"name": NAMESPACE, "labels": {"istio-injection": "disabled"}},
+            opts=child,
         )
         namespace = self.namespace.metadata.name
 
@@ -122,18 +135,44 @@ class Observability(pulumi.ComponentResource):
             platform=platform,
             namespace=namespace,
             values={
-                "admin": {"existingSecret": admin.metadata.name, "userKey": "admin-user", "passwordKey": "admin-password"},
-                "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": [{
-                    "name": "Prometheus", "type": "prometheus", "uid": DATASOURCE_UID, "access": "proxy",
-                    "url": self.prometheus_url, "isDefault": True,
-                    # Lets `$__rate_interval` cover at least four scrapes.
-                    "jsonData": {"timeInterval": SCRAPE_INTERVAL},
-                }]}},
-                "dashboardProviders": {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [{
-                    "name": DASHBOARD_PROVIDER, "orgId": 1, "folder": "Istio canary", "type": "file",
-                    "disableDeletion": True, "editable": False,
-                    "options": {"path": f"/var/lib/grafana/dashboards/{DASHBOARD_PROVIDER}"},
-                }]}},
+                "admin": {
+                    "existingSecret": admin.metadata.name,
+                    "userKey": "admin-user",
+                    "passwordKey": "admin-password",
+                },
+                "datasources": {
+                    "datasources.yaml": {
+                        "apiVersion": 1,
+                        "datasources": [
+                            {
+                                "name": "Prometheus",
+                                "type": "prometheus",
+                                "uid": DATASOURCE_UID,
+                                "access": "proxy",
+                                "url": self.prometheus_url,
+                                "isDefault": True,
+                                # Lets `$__rate_interval` cover at least four scrapes.
+                                "jsonData": {"timeInterval": SCRAPE_INTERVAL},
+                            }
+                        ],
+                    }
+                },
+                "dashboardProviders": {
+                    "dashboardproviders.yaml": {
+                        "apiVersion": 1,
+                        "providers": [
+                            {
+                                "name": DASHBOARD_PROVIDER,
+                                "orgId": 1,
+                                "folder": "Istio canary",
+                                "type": "file",
+                                "disableDeletion": True,
+                                "editable": False,
+                                "options": {"path": f"/var/lib/grafana/dashboards/{DASHBOARD_PROVIDER}"},
+                            }
+                        ],
+                    }
+                },
                 # The chart mounts this ConfigMap at /var/lib/grafana/dashboards/<provider>.
                 "dashboardsConfigMaps": {DASHBOARD_PROVIDER: dashboards.metadata.name},
                 "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}},
@@ -146,7 +185,9 @@ class Observability(pulumi.ComponentResource):
             f"(user admin, password in Secret {NAMESPACE}/{GRAFANA_ADMIN_SECRET})"
         )
 
-        self.register_outputs({
-            "prometheusUrl": self.prometheus_url,
-            "grafanaUrlHint": self.grafana_url_hint,
-        })
+        self.register_outputs(
+            {
+                "prometheusUrl": self.prometheus_url,
+                "grafanaUrlHint": self.grafana_url_hint,
+            }
+        )

@@ -34,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         modules[name] = module
-        module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.__doc__,
-                                            formatter_class=argparse.RawDescriptionHelpFormatter))
+        module.add_arguments(
+            sub.add_parser(
+                name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+            )
+        )
     args = parser.parse_args(argv)
     try:
         return int(modules[args.command].run(args))

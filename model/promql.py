@@ -13,8 +13,9 @@ NOT_5XX = ',response_code!~"5.*"'
 
 
 def selector(namespace: str, workload: str, extra: str = "") -> str:
-    return (f'reporter="destination",destination_workload_namespace="{namespace}",'
-            f'destination_workload=~"{workload}"{extra}')
+    return (
+        f'reporter="destination",destination_workload_namespace="{namespace}",destination_workload=~"{workload}"{extra}'
+    )
 
 
 def request_rate(namespace: str, workload: str, window: str = WINDOW) -> str:
@@ -30,5 +31,7 @@ def error_rate(namespace: str, workload: str, window: str = WINDOW) -> str:
 
 def p99_latency(namespace: str, workload: str, window: str = WINDOW) -> str:
     """99th percentile request duration in milliseconds."""
-    return ("histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket"
-            f"{{{selector(namespace, workload)}}}[{window}])) by (le))")
+    return (
+        "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket"
+        f"{{{selector(namespace, workload)}}}[{window}])) by (le))"
+    )

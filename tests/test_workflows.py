@@ -68,8 +68,9 @@ def test_run_steps_pass_shellcheck(where, script, tmp_path):
         pytest.skip("shellcheck not found: apt-get install shellcheck")
     path = tmp_path / "step.sh"
     path.write_text("set -e\n" + re.sub(r"\$\{\{.*?\}\}", "EXPRESSION", script))
-    result = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["shellcheck", "--shell=bash", "--severity=style", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, f"{where}\n{result.stdout}"
 
 
@@ -102,7 +103,9 @@ def test_deploys_run_one_at_a_time_per_stack_and_are_never_cancelled():
     for name, job in (("deploy.yml", "up"), ("drift.yml", "refresh")):
         concurrency = workflow(name)["jobs"][job]["concurrency"]
         assert concurrency == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
-    up = next(s for s in workflow("deploy.yml")["jobs"]["up"]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    up = next(
+        s for s in workflow("deploy.yml")["jobs"]["up"]["steps"] if s.get("uses", "").startswith("pulumi/actions@")
+    )
     assert up["with"]["command"] == "up" and up["with"]["policyPacks"] == "policies"
 
 

@@ -26,5 +26,8 @@ def fetch_index(url: str, timeout: float = TIMEOUT) -> dict[str, list[str]]:
     entries = doc.get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, dict):
         raise UnavailableError(f"{index_url} is not a Helm repository index: no `entries` mapping")
-    return {chart: [str(e.get("version")) for e in versions if isinstance(e, dict) and e.get("version")]
-            for chart, versions in entries.items() if isinstance(versions, list)}
+    return {
+        chart: [str(e.get("version")) for e in versions if isinstance(e, dict) and e.get("version")]
+        for chart, versions in entries.items()
+        if isinstance(versions, list)
+    }

@@ -31,8 +31,9 @@ class Response:
     body: bytes
 
 
-def get(url: str, *, where: str, timeout: float, headers: Mapping[str, str] | None = None,
-        max_body: int = MAX_BODY) -> Response:
+def get(
+    url: str, *, where: str, timeout: float, headers: Mapping[str, str] | None = None, max_body: int = MAX_BODY
+) -> Response:
     """GET `url`; `timeout` bounds every connect and read (a total deadline is another issue)."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     try:

@@ -91,8 +91,10 @@ class RegistryClient:
                 token = self._token(ref, headers.get("WWW-Authenticate", ""), reuse=token is None)
                 status, headers, body = self._get(ref, url, token)
                 if status == 401:
-                    raise UnavailableError(f"{self._where(ref)}: refused the anonymous token (HTTP 401): "
-                                        "a private repository needs credentials this command does not use")
+                    raise UnavailableError(
+                        f"{self._where(ref)}: refused the anonymous token (HTTP 401): "
+                        "a private repository needs credentials this command does not use"
+                    )
             self._check_status(ref, status, body)
             tags.extend(self._page_tags(ref, body))
             next_url = self._next_page(headers.get("Link"), url)
@@ -120,8 +122,10 @@ class RegistryClient:
         scheme, _, params_text = challenge.strip().partition(" ")
         if scheme.lower() != "bearer":
             shown = challenge or "no WWW-Authenticate header"
-            raise UnavailableError(f"{self._where(ref)}: asks for credentials ({shown}); "
-                                "only the anonymous bearer-token handshake is supported")
+            raise UnavailableError(
+                f"{self._where(ref)}: asks for credentials ({shown}); "
+                "only the anonymous bearer-token handshake is supported"
+            )
         params = {k.lower(): quoted or bare for k, quoted, bare in _AUTH_PARAM.findall(params_text)}
         realm = params.get("realm")
         if not realm or urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
@@ -139,7 +143,9 @@ class RegistryClient:
         try:
             answer = json.loads(body)
         except ValueError:
-            raise UnavailableError(f"{self._where(ref)}: token realm {realm} answered something that is not JSON") from None
+            raise UnavailableError(
+                f"{self._where(ref)}: token realm {realm} answered something that is not JSON"
+            ) from None
         token = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise UnavailableError(f"{self._where(ref)}: token realm {realm} answered JSON without a token")
@@ -159,7 +165,9 @@ class RegistryClient:
             answer = json.loads(body)
         except ValueError:
             sample = body[:60].decode("utf-8", "replace")
-            raise UnavailableError(f"{self._where(ref)}: answered something that is not a JSON tags list: {sample!r}") from None
+            raise UnavailableError(
+                f"{self._where(ref)}: answered something that is not a JSON tags list: {sample!r}"
+            ) from None
         if not isinstance(answer, dict) or "tags" not in answer:
             raise UnavailableError(f"{self._where(ref)}: answered JSON without a 'tags' list")
         tags = answer["tags"]

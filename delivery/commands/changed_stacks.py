@@ -27,8 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--base", metavar="REF", help="git ref to compare the work tree with")
     which.add_argument("--all", action="store_true", help="every deployable stack")
-    parser.add_argument("--any-cluster", action="store_true",
-                        help="keep stacks on an existing cluster too (for offline checks such as check and diff)")
+    parser.add_argument(
+        "--any-cluster",
+        action="store_true",
+        help="keep stacks on an existing cluster too (for offline checks such as check and diff)",
+    )
     common.add_project_dir(parser)
 
 

@@ -21,8 +21,13 @@ def add_stack_arguments(parser: argparse.ArgumentParser, dry_run: bool = True) -
 
 
 def add_project_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project-dir", type=Path, default=stack.PROJECT_DIR, metavar="DIR",
-                        help="directory holding Pulumi.yaml and the stack files (default: this repository)")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=stack.PROJECT_DIR,
+        metavar="DIR",
+        help="directory holding Pulumi.yaml and the stack files (default: this repository)",
+    )
 
 
 def weight(text: str) -> int:

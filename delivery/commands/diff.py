@@ -23,9 +23,12 @@ HELP = "plan diff of a stack between a git ref and the work tree (Markdown)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: diffs Pulumi.<stack>.yaml (default: dev)")
-    parser.add_argument("--base", default="HEAD",
-                        help="git ref for the old side (default: HEAD). Only the stack file is taken from it: "
-                             "both sides run the program code of the work tree")
+    parser.add_argument(
+        "--base",
+        default="HEAD",
+        help="git ref for the old side (default: HEAD). Only the stack file is taken from it: "
+        "both sides run the program code of the work tree",
+    )
 
 
 def run(args: argparse.Namespace) -> ExitStatus:

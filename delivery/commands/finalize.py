@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> ExitStatus:
         if weights.get("canary") != 100:
             raise stack.StackFileError(
                 f"{path}.weights.canary is {weights.get('canary')}: finalize needs the canary at 100 "
-                f"(python -m delivery promote --stack {args.stack} {args.app} --canary 100, merged and deployed)")
+                f"(python -m delivery promote --stack {args.stack} {args.app} --canary 100, merged and deployed)"
+            )
         ga = stack.sub_mapping(app, "ga", path)
         canary = stack.sub_mapping(app, "canary", path)
         lines = [f"{path}.ga.tag: {ga.get('tag')} -> {canary.get('tag')}"]

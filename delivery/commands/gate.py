@@ -21,11 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     common.add_project_dir(parser)
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>.strategy: weighted)")
-    parser.add_argument("--prometheus", required=True, metavar="URL",
-                        help="Prometheus base URL, e.g. http://127.0.0.1:9090 (kubectl -n monitoring port-forward "
-                             "svc/prometheus-server 9090:80)")
-    parser.add_argument("--window", default=promql.WINDOW,
-                        help=f"rate window as a Prometheus duration (default: {promql.WINDOW})")
+    parser.add_argument(
+        "--prometheus",
+        required=True,
+        metavar="URL",
+        help="Prometheus base URL, e.g. http://127.0.0.1:9090 (kubectl -n monitoring port-forward "
+        "svc/prometheus-server 9090:80)",
+    )
+    parser.add_argument(
+        "--window", default=promql.WINDOW, help=f"rate window as a Prometheus duration (default: {promql.WINDOW})"
+    )
 
 
 def run(args: argparse.Namespace) -> ExitStatus:

@@ -34,13 +34,27 @@ HELP = "bump tracked image tags to the newest registry tag inside each track"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
-    parser.add_argument("--insecure-registry", action="append", metavar="HOST:PORT",
-                        help=f"speak plain http to this registry (repeatable; also ${INSECURE_ENV}, comma-separated). "
-                             "For a local test registry only: public registries need https")
-    parser.add_argument("--page-size", type=int, default=100, metavar="N",
-                        help="tags per page asked of the registry (?n=N; default: 100)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="give up on a registry that does not answer within this time (default: 10)")
+    parser.add_argument(
+        "--insecure-registry",
+        action="append",
+        metavar="HOST:PORT",
+        help=f"speak plain http to this registry (repeatable; also ${INSECURE_ENV}, comma-separated). "
+        "For a local test registry only: public registries need https",
+    )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=100,
+        metavar="N",
+        help="tags per page asked of the registry (?n=N; default: 100)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up on a registry that does not answer within this time (default: 10)",
+    )
 
 
 def run(args: argparse.Namespace) -> ExitStatus:

@@ -18,8 +18,12 @@ HELP = "check a recorded plan.json against the policy pack"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--plan", required=True, type=Path,
-                        help="a plan.json written by `python -m delivery preview` (build/preview/<stack>/plan.json)")
+    parser.add_argument(
+        "--plan",
+        required=True,
+        type=Path,
+        help="a plan.json written by `python -m delivery preview` (build/preview/<stack>/plan.json)",
+    )
 
 
 def run(args: argparse.Namespace) -> ExitStatus:

@@ -29,8 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
     how = parser.add_mutually_exclusive_group(required=True)
-    how.add_argument("--canary", type=common.weight, metavar="N", help="set the canary weight to N (0..100), GA to 100-N")
-    how.add_argument("--step", action="store_true", help="raise the canary weight by delivery.maxWeightStep, capped at 100")
+    how.add_argument(
+        "--canary", type=common.weight, metavar="N", help="set the canary weight to N (0..100), GA to 100-N"
+    )
+    how.add_argument(
+        "--step", action="store_true", help="raise the canary weight by delivery.maxWeightStep, capped at 100"
+    )
     parser.add_argument("--prometheus", metavar="URL", help="run the promotion gate against this Prometheus first")
     parser.add_argument("--window", default="5m", help="gate window, a Prometheus duration (default: 5m)")
 
@@ -42,15 +46,20 @@ def run(args: argparse.Namespace) -> ExitStatus:
     if current is None:
         raise UsageError(f"no app {args.app!r} in {path.name}; apps: {', '.join(settings.apps) or 'none'}")
     if not isinstance(current, WeightedApp):
-        raise UsageError(f"apps.{args.app} has strategy {current.strategy!r}: Flagger shifts its traffic itself; "
-                         "promote applies to weighted apps only")
+        raise UsageError(
+            f"apps.{args.app} has strategy {current.strategy!r}: Flagger shifts its traffic itself; "
+            "promote applies to weighted apps only"
+        )
 
     step = settings.delivery.max_weight_step
     old = current.weights.canary
     new = min(100, old + step) if args.step else args.canary
     if new - old > step:
-        print(f"warning: the canary weight rises by {new - old}, more than delivery.maxWeightStep {step}: "
-              "the pull-request check will fail (use --step)", file=sys.stderr)
+        print(
+            f"warning: the canary weight rises by {new - old}, more than delivery.maxWeightStep {step}: "
+            "the pull-request check will fail (use --step)",
+            file=sys.stderr,
+        )
 
     if args.prometheus and new > old:
         try:
@@ -60,8 +69,10 @@ def run(args: argparse.Namespace) -> ExitStatus:
             raise type(exc)(f"promotion gate: {exc}") from None
         print(result.report)
         if not result.passed:
-            print(f"error: the promotion gate failed: apps.{args.app} stays at canary {old}; {path.name} untouched",
-                  file=sys.stderr)
+            print(
+                f"error: the promotion gate failed: apps.{args.app} stays at canary {old}; {path.name} untouched",
+                file=sys.stderr,
+            )
             return ExitStatus.FAILED
     elif args.prometheus:
         print(f"promotion gate skipped: the canary weight does not rise ({old} -> {new})")

@@ -25,8 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
     parser.add_argument("app", metavar="APP", help="an app of the stack (apps.<APP>)")
     parser.add_argument("tag", metavar="TAG", help="the new image tag (e.g. 6.14.2, or a sha256: digest without track)")
-    parser.add_argument("--side", choices=stack.WEIGHTED_SIDES,
-                        help="weighted apps: which Deployment takes the tag; not allowed for Flagger apps")
+    parser.add_argument(
+        "--side",
+        choices=stack.WEIGHTED_SIDES,
+        help="weighted apps: which Deployment takes the tag; not allowed for Flagger apps",
+    )
 
 
 def run(args: argparse.Namespace) -> ExitStatus:

@@ -38,8 +38,13 @@ def stack_outputs(stack: str, project_dir: Path) -> tuple[dict[str, Any] | None,
     pulumi = shutil.which("pulumi")
     if pulumi:
         try:
-            proc = subprocess.run([pulumi, "stack", "output", "--json", "--stack", stack], cwd=project_dir,
-                                  capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                [pulumi, "stack", "output", "--json", "--stack", stack],
+                cwd=project_dir,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if proc.returncode == 0:
                 return json.loads(proc.stdout or "{}"), f"pulumi stack output --json --stack {stack}"
             reason = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]

@@ -32,8 +32,13 @@ HELP = "raise platform chart versions to the newest patch of their minor"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
-    parser.add_argument("--repo", action="append", default=[], metavar="NAME=URL",
-                        help=f"read repository NAME ({', '.join(REPOSITORIES)}) from URL instead (a mirror)")
+    parser.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help=f"read repository NAME ({', '.join(REPOSITORIES)}) from URL instead (a mirror)",
+    )
 
 
 def run(args: argparse.Namespace) -> ExitStatus:

@@ -42,8 +42,11 @@ class ResourceChange:
             watched = _K8S_REPLACE_PATHS
         else:
             return False
-        return any(c.path == p or c.path.startswith(p + ".") or c.path.startswith(p + "[")
-                   for c in self.changes for p in watched)
+        return any(
+            c.path == p or c.path.startswith(p + ".") or c.path.startswith(p + "[")
+            for c in self.changes
+            for p in watched
+        )
 
 
 @dataclass
@@ -87,8 +90,9 @@ def value_changes(old: Any, new: Any, prefix: str = "") -> list[Change]:
     if isinstance(old, list) and isinstance(new, list):
         out = []
         for i in range(max(len(old), len(new))):
-            out += value_changes(old[i] if i < len(old) else ABSENT, new[i] if i < len(new) else ABSENT,
-                                 _join(prefix, i))
+            out += value_changes(
+                old[i] if i < len(old) else ABSENT, new[i] if i < len(new) else ABSENT, _join(prefix, i)
+            )
         return out
     return [] if old == new else [Change(prefix or "(value)", old, new)]
 

@@ -164,18 +164,20 @@ def _monitor_class():
 
         def _record(self, request, inputs_struct, **extra):
             urn = self.make_urn(request.parent, request.type, request.name)
-            self.recorded.append({
-                "urn": urn,
-                "type": request.type,
-                "name": request.name,
-                "parent": request.parent or None,
-                # A provider reference is "<urn>::<id>"; the plan keeps the URN.
-                "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
-                "dependencies": list(request.dependencies) if hasattr(request, "dependencies") else [],
-                "inputs": _plain(sdk.message_to_dict(inputs_struct)),
-                "additionalSecretOutputs": list(getattr(request, "additionalSecretOutputs", [])),
-                **extra,
-            })
+            self.recorded.append(
+                {
+                    "urn": urn,
+                    "type": request.type,
+                    "name": request.name,
+                    "parent": request.parent or None,
+                    # A provider reference is "<urn>::<id>"; the plan keeps the URN.
+                    "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
+                    "dependencies": list(request.dependencies) if hasattr(request, "dependencies") else [],
+                    "inputs": _plain(sdk.message_to_dict(inputs_struct)),
+                    "additionalSecretOutputs": list(getattr(request, "additionalSecretOutputs", [])),
+                    **extra,
+                }
+            )
 
         def RegisterResource(self, request):
             self._record(request, request.object, custom=bool(request.custom))

@@ -27,8 +27,14 @@ def manifest(resource: dict) -> dict:
     inputs = resource["inputs"]
     if resource["type"] == "kubernetes:helm.sh/v3:Release":
         repo = (inputs.get("repositoryOpts") or {}).get("repo")
-        return {"release": inputs.get("name"), "namespace": inputs.get("namespace"), "chart": inputs.get("chart"),
-                "version": inputs.get("version"), "repository": repo, "values": inputs.get("values", {})}
+        return {
+            "release": inputs.get("name"),
+            "namespace": inputs.get("namespace"),
+            "chart": inputs.get("chart"),
+            "version": inputs.get("version"),
+            "repository": repo,
+            "values": inputs.get("values", {}),
+        }
     first = ("apiVersion", "kind", "metadata")
     return {**{k: inputs[k] for k in first if k in inputs}, **{k: v for k, v in inputs.items() if k not in first}}
 

@@ -25,8 +25,10 @@ def _resource_line(r: dict) -> str:
 
 def to_markdown(diff: PlanDiff, stack: str, base: str) -> str:
     lines = [f"### Plan diff for stack `{stack}`: `{base}` → work tree", ""]
-    summary = (f"**{len(diff.changed)} to change** ({len(diff.replaced)} to replace), "
-               f"**{len(diff.added)} to add**, **{len(diff.removed)} to remove**, {diff.unchanged} unchanged.")
+    summary = (
+        f"**{len(diff.changed)} to change** ({len(diff.replaced)} to replace), "
+        f"**{len(diff.added)} to add**, **{len(diff.removed)} to remove**, {diff.unchanged} unchanged."
+    )
     lines.append(summary)
     if diff.empty:
         lines += ["", "No resource or output changes."]

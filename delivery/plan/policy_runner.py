@@ -60,7 +60,10 @@ def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
 
     def options(r: dict) -> PolicyResourceOptions:
         return PolicyResourceOptions(
-            protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
+            protect=False,
+            ignore_changes=[],
+            delete_before_replace=None,
+            aliases=[],
             custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
             additional_secret_outputs=list(r.get("additionalSecretOutputs") or []),
             parent=r.get("parent"),
@@ -71,9 +74,12 @@ def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
         return PolicyProviderResource(p["type"], props[p["urn"]], p["urn"], p["name"]) if p else None
 
     # One PolicyResource per resource; parents and dependencies point at the same objects, as in the SDK.
-    nodes = {r["urn"]: PolicyResource(r["type"], props[r["urn"]], r["urn"], r["name"], options(r), provider_of(r),
-                                      None, [], {})
-             for r in resources}
+    nodes = {
+        r["urn"]: PolicyResource(
+            r["type"], props[r["urn"]], r["urn"], r["name"], options(r), provider_of(r), None, [], {}
+        )
+        for r in resources
+    }
     for r in resources:
         node = nodes[r["urn"]]
         node.parent = nodes.get(r.get("parent") or "")
@@ -91,21 +97,31 @@ def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
 
         def run(call, default_urn: str | None, _policy=policy, _level=level.value) -> None:
             def report(message: str, urn: str | None = None) -> None:
-                violations.append({"policy": _policy.name, "level": _level, "urn": urn or default_urn, "message": message})
+                violations.append(
+                    {"policy": _policy.name, "level": _level, "urn": urn or default_urn, "message": message}
+                )
+
             try:
                 _await(call(report))
             except sdk.UnknownValueError as exc:
                 # The SDK reports that a policy could not run on an unknown value, as advisory.
-                violations.append({"policy": _policy.name, "level": EnforcementLevel.ADVISORY.value, "urn": default_urn,
-                                   "message": f"can't run policy during preview: {exc.message}"})
+                violations.append(
+                    {
+                        "policy": _policy.name,
+                        "level": EnforcementLevel.ADVISORY.value,
+                        "urn": default_urn,
+                        "message": f"can't run policy during preview: {exc.message}",
+                    }
+                )
             except sdk.NotApplicableError:
                 pass
 
         if isinstance(policy, ResourceValidationPolicy):
             # Reads (`Resource.get`) are not registrations: CrossGuard does not validate them.
             for r in (r for r in resources if not r.get("read")):
-                args = ResourceValidationArgs(r["type"], props[r["urn"]], r["urn"], r["name"], nodes[r["urn"]].opts,
-                                              provider_of(r))
+                args = ResourceValidationArgs(
+                    r["type"], props[r["urn"]], r["urn"], r["name"], nodes[r["urn"]].opts, provider_of(r)
+                )
                 run(lambda report, _a=args, _p=policy: _p.validate(_a, report), r["urn"])
         else:
             run(lambda report, _a=stack_args, _p=policy: _p.validate(_a, report), None)

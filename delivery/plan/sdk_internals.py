@@ -32,8 +32,19 @@ OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # also pulumi_policy.proxy's sentinel
 
 __all__ = [
-    "OUTPUT_SIG", "RESOURCE_SIG", "SECRET_SIG", "SIG_KEY", "UNKNOWN_VALUE", "MockMonitor", "NotApplicableError",
-    "UnknownValueError", "message_to_dict", "policy_props", "resolve", "root_outputs", "run_program",
+    "OUTPUT_SIG",
+    "RESOURCE_SIG",
+    "SECRET_SIG",
+    "SIG_KEY",
+    "UNKNOWN_VALUE",
+    "MockMonitor",
+    "NotApplicableError",
+    "UnknownValueError",
+    "message_to_dict",
+    "policy_props",
+    "resolve",
+    "root_outputs",
+    "run_program",
 ]
 
 NotApplicableError = _NotApplicableError
@@ -43,8 +54,15 @@ def message_to_dict(message: Any) -> Any:
     return json_format.MessageToDict(message)
 
 
-def run_program(main: Path, project: str, stack: str, values: dict[str, str], secret_keys: list[str],
-                mocks: pulumi.runtime.Mocks, monitor: MockMonitor) -> None:
+def run_program(
+    main: Path,
+    project: str,
+    stack: str,
+    values: dict[str, str],
+    secret_keys: list[str],
+    mocks: pulumi.runtime.Mocks,
+    monitor: MockMonitor,
+) -> None:
     """Run the program file `main` under `mocks`, its registrations going to `monitor`."""
     runtime_settings.reset_options(project=project, stack=stack, preview=False)
     set_all_config(values, secret_keys)
@@ -60,6 +78,7 @@ def root_outputs() -> dict[str, Any]:
 
 def resolve(output: pulumi.Output) -> tuple[bool, Any]:
     """(is secret, value) of an Output, waited for outside an event loop."""
+
     async def get() -> tuple[bool, Any]:
         return (await output.is_secret()), (await output.future())
 

@@ -18,8 +18,7 @@ from delivery.clients.git import git, require_commit
 from delivery.errors import UnavailableError
 from model.settings import PROJECT
 
-PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "requirements.txt", "model/", "components/", "policies/",
-                 "dashboards/")
+PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "requirements.txt", "model/", "components/", "policies/", "dashboards/")
 
 
 def deployable(project_dir: Path, any_cluster: bool = False) -> list[str]:
@@ -48,10 +47,14 @@ def touched(project_dir: Path, ref: str | None, any_cluster: bool = False) -> li
         print("every stack: no base to compare with", file=sys.stderr)
         return stacks
     paths = changed_paths(project_dir, ref)
-    program = [p for p in paths if p in PROGRAM_PATHS or p.startswith(tuple(x for x in PROGRAM_PATHS if x.endswith("/")))]
+    program = [
+        p for p in paths if p in PROGRAM_PATHS or p.startswith(tuple(x for x in PROGRAM_PATHS if x.endswith("/")))
+    ]
     if program:
-        print(f"every stack: the program changed ({', '.join(program[:5])}{' ...' if len(program) > 5 else ''})",
-              file=sys.stderr)
+        print(
+            f"every stack: the program changed ({', '.join(program[:5])}{' ...' if len(program) > 5 else ''})",
+            file=sys.stderr,
+        )
         return stacks
     changed = {stack.stack_of(p) for p in paths}
     return [s for s in stacks if s in changed]

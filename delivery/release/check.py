@@ -48,7 +48,7 @@ def typed(config: Mapping[str, Any], source: str) -> tuple[Settings, list[Findin
     config = copy.deepcopy(dict(config))
     outside = []
     apps = config.get(stack.APPS_KEY)
-    for name, app in (apps.items() if isinstance(apps, dict) else []):
+    for name, app in apps.items() if isinstance(apps, dict) else []:
         for path, holder in _sides(app, name):
             tag, track = holder.get("tag"), holder.get("track")
             if not (isinstance(tag, str) and isinstance(track, str)):
@@ -67,8 +67,13 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
     findings: list[Finding] = []
     step = (base or head).delivery.max_weight_step
     if base is not None and base.delivery.max_weight_step != head.delivery.max_weight_step:
-        findings.append(Finding(NOTE, f"delivery.maxWeightStep {base.delivery.max_weight_step} -> "
-                                      f"{head.delivery.max_weight_step}: this PR is held to {step}"))
+        findings.append(
+            Finding(
+                NOTE,
+                f"delivery.maxWeightStep {base.delivery.max_weight_step} -> "
+                f"{head.delivery.max_weight_step}: this PR is held to {step}",
+            )
+        )
     for name, app in head.apps.items():
         old = base.apps.get(name) if base is not None else None
         if base is not None and old is None:
@@ -77,7 +82,7 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
             findings.extend(_weighted(name, old, app, step, base is None))
         else:
             findings.extend(_tags(name, old, app))
-    for name in (base.apps if base is not None else {}):
+    for name in base.apps if base is not None else {}:
         if name not in head.apps:
             findings.append(Finding(NOTE, f"apps.{name}: removed"))
     return findings
@@ -86,14 +91,23 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
 def _weighted(name: str, old: Any, new: WeightedApp, step: int, new_stack: bool) -> list[Finding]:
     path = f"apps.{name}"
     if old is None:
-        return [] if new_stack else [Finding(OK, f"{path}.weights: starts at ga {new.weights.ga}, canary {new.weights.canary}")]
+        return (
+            []
+            if new_stack
+            else [Finding(OK, f"{path}.weights: starts at ga {new.weights.ga}, canary {new.weights.canary}")]
+        )
     findings = []
     was = old.weights.canary if isinstance(old, WeightedApp) else 0
     now = new.weights.canary
     rise = now - was
     if rise > step:
-        findings.append(Finding(FAIL, f"{path}.weights.canary {was} -> {now} rises by {rise}, more than "
-                                      f"delivery.maxWeightStep {step}: promote in steps (python -m delivery promote --step)"))
+        findings.append(
+            Finding(
+                FAIL,
+                f"{path}.weights.canary {was} -> {now} rises by {rise}, more than "
+                f"delivery.maxWeightStep {step}: promote in steps (python -m delivery promote --step)",
+            )
+        )
     elif now != was:
         findings.append(Finding(OK, f"{path}.weights.canary {was} -> {now} ({rise:+d}, at most +{step} per PR)"))
     if not isinstance(old, WeightedApp):
@@ -105,8 +119,13 @@ def _weighted(name: str, old: Any, new: WeightedApp, step: int, new_stack: bool)
         if finalize:
             findings.append(Finding(OK, f"{change}: GA takes the tag the canary served to 100% (finalize)"))
         elif was > 0 or now > 0:
-            findings.append(Finding(FAIL, f"{change} while the canary holds traffic (canary {was} at the base, {now} "
-                                          "after this PR): change GA with the canary at 0, or finalize"))
+            findings.append(
+                Finding(
+                    FAIL,
+                    f"{change} while the canary holds traffic (canary {was} at the base, {now} "
+                    "after this PR): change GA with the canary at 0, or finalize",
+                )
+            )
         else:
             findings.append(Finding(OK, f"{change} (the canary holds no traffic)"))
     if old.canary.tag != new.canary.tag:

@@ -56,8 +56,10 @@ def weighted_app(settings: Settings, app_name: str) -> WeightedApp:
     if app is None:
         raise UsageError(f"no app {app_name!r} in the stack; weighted apps: {', '.join(weighted) or 'none'}")
     if not isinstance(app, WeightedApp):
-        raise UsageError(f"apps.{app_name} has strategy {app.strategy!r}: Flagger runs its analysis; "
-                        f"the gate judges weighted apps only ({', '.join(weighted) or 'none in this stack'})")
+        raise UsageError(
+            f"apps.{app_name} has strategy {app.strategy!r}: Flagger runs its analysis; "
+            f"the gate judges weighted apps only ({', '.join(weighted) or 'none in this stack'})"
+        )
     return app
 
 
@@ -75,14 +77,18 @@ def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str
             reasons.append(f"no traffic to {side.workload} in the last {window}: nothing to judge")
     if canary.has_traffic and ga.has_traffic:
         if canary.error_rate - ga.error_rate > delta:
-            reasons.append(f"canary error rate {canary.error_rate:.2f}% exceeds GA's {ga.error_rate:.2f}% "
-                           f"by more than delivery.maxErrorRateDelta = {delta:g} percentage points")
+            reasons.append(
+                f"canary error rate {canary.error_rate:.2f}% exceeds GA's {ga.error_rate:.2f}% "
+                f"by more than delivery.maxErrorRateDelta = {delta:g} percentage points"
+            )
         for side in (canary, ga):
             if side.p99 is None:
                 reasons.append(f"no latency histogram for {side.workload} in the last {window}")
         if canary.p99 is not None and ga.p99 is not None and canary.p99 > ga.p99 * ratio:
-            reasons.append(f"canary p99 {canary.p99:.1f} ms exceeds GA's {ga.p99:.1f} ms "
-                           f"times delivery.maxLatencyRatio = {ratio:g} ({ga.p99 * ratio:.1f} ms)")
+            reasons.append(
+                f"canary p99 {canary.p99:.1f} ms exceeds GA's {ga.p99:.1f} ms "
+                f"times delivery.maxLatencyRatio = {ratio:g} ({ga.p99 * ratio:.1f} ms)"
+            )
 
     passed = not reasons
     report = _report(app_name, app, prometheus_url, window, canary, ga, delta, ratio, reasons)
@@ -93,7 +99,9 @@ def _value(prometheus_url: str, query: str) -> float | None:
     """The single value of a label-free query; None when it is empty or NaN (0/0: no traffic)."""
     samples = prometheus.query(prometheus_url, query)
     if len(samples) > 1:
-        raise UnavailableError(f"Prometheus at {prometheus_url}: {len(samples)} series for an aggregated query, expected one")
+        raise UnavailableError(
+            f"Prometheus at {prometheus_url}: {len(samples)} series for an aggregated query, expected one"
+        )
     if not samples or math.isnan(samples[0][1]):
         return None
     return samples[0][1]
@@ -121,8 +129,7 @@ def _report(app_name, app, url, window, canary, ga, delta, ratio, reasons) -> st
         f"  {'requests/s':<18}{_fmt(canary.requests, '.2f'):>12}{_fmt(ga.requests, '.2f'):>12}   > 0 on both sides",
         f"  {'error rate (%)':<18}{_fmt(canary.error_rate, '.2f'):>12}{_fmt(ga.error_rate, '.2f'):>12}"
         f"   canary <= ga + {delta:g}",
-        f"  {'p99 latency (ms)':<18}{_fmt(canary.p99, '.1f'):>12}{_fmt(ga.p99, '.1f'):>12}"
-        f"   canary <= ga x {ratio:g}",
+        f"  {'p99 latency (ms)':<18}{_fmt(canary.p99, '.1f'):>12}{_fmt(ga.p99, '.1f'):>12}   canary <= ga x {ratio:g}",
     ]
     if reasons:
         lines.append("FAIL: " + reasons[0])

@@ -70,6 +70,8 @@ def insecure_registries(values: list[str] | None) -> frozenset[str]:
     insecure = frozenset([*from_env, *(values or [])])
     for address in sorted(insecure):
         if not _REGISTRY_ADDRESS.match(address):
-            raise UsageError(f"--insecure-registry {address!r}: give a registry as HOST or HOST:PORT, "
-                             "as written in the image (127.0.0.1:5000), without a scheme or path")
+            raise UsageError(
+                f"--insecure-registry {address!r}: give a registry as HOST or HOST:PORT, "
+                "as written in the image (127.0.0.1:5000), without a scheme or path"
+            )
     return insecure

@@ -33,8 +33,9 @@ def repositories(overrides: list[str]) -> dict[str, str]:
     for item in overrides:
         name, sep, url = item.partition("=")
         if not sep or name not in repos or not url.startswith(("http://", "https://")):
-            raise UsageError(f"--repo {item!r}: use NAME=URL with NAME one of {', '.join(REPOSITORIES)} "
-                             "and an http(s) URL")
+            raise UsageError(
+                f"--repo {item!r}: use NAME=URL with NAME one of {', '.join(REPOSITORIES)} and an http(s) URL"
+            )
         repos[name] = url
     return repos
 
@@ -49,8 +50,9 @@ def plan(current: str, published: list[list[str]], key: str) -> Upgrade:
     return Upgrade(key, current, str(max(same_minor)) if same_minor else None, str(max(later)) if later else None)
 
 
-def find_upgrades(platform: Mapping[str, Any], repos: dict[str, str],
-                  fetch_index: Callable[[str], dict[str, list[str]]]) -> list[Upgrade]:
+def find_upgrades(
+    platform: Mapping[str, Any], repos: dict[str, str], fetch_index: Callable[[str], dict[str, list[str]]]
+) -> list[Upgrade]:
     """The upgrade of each `platform.*Version` the stack sets; `fetch_index(url)` reads a repository."""
     indexes: dict[str, dict[str, list[str]]] = {}
     found = []

@@ -52,8 +52,11 @@ class EditResult:
     @property
     def diff(self) -> str:
         name = self.path.name
-        return "".join(difflib.unified_diff(self.old_text.splitlines(True), self.new_text.splitlines(True),
-                                            fromfile=f"a/{name}", tofile=f"b/{name}"))
+        return "".join(
+            difflib.unified_diff(
+                self.old_text.splitlines(True), self.new_text.splitlines(True), fromfile=f"a/{name}", tofile=f"b/{name}"
+            )
+        )
 
 
 # --- round trip ---------------------------------------------------------------------------
@@ -119,8 +122,10 @@ def _load(path: Path) -> tuple[str, YAML, CommentedMap]:
         line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
         was = old[line] if line < len(old) else "(end of file)"
         would = new[line] if line < len(new) else "(end of file)"
-        raise StackFileError(f"{path.name}:{line + 1}: an edit would also reformat {was!r} as {would!r}; "
-                        "write it that way once by hand (one indentation style, no trailing spaces), then retry")
+        raise StackFileError(
+            f"{path.name}:{line + 1}: an edit would also reformat {was!r} as {would!r}; "
+            "write it that way once by hand (one indentation style, no trailing spaces), then retry"
+        )
     return text, yaml, doc
 
 
@@ -169,6 +174,7 @@ def edit(path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = Fal
 
 # --- helpers for mutate callbacks ----------------------------------------------------------
 
+
 def app(config: Mapping, name: str) -> CommentedMap:
     """The raw mapping of `apps.<name>`, or StackFileError naming the apps there are."""
     apps = config.get(APPS_KEY)
@@ -185,8 +191,10 @@ def require_weighted(config: Mapping, name: str, command: str) -> CommentedMap:
     found = app(config, name)
     kind = found.get("strategy")
     if kind != "weighted":
-        raise StackFileError(f"apps.{name} has strategy {kind!r}: Flagger shifts its traffic itself; "
-                        f"{command} applies to weighted apps only")
+        raise StackFileError(
+            f"apps.{name} has strategy {kind!r}: Flagger shifts its traffic itself; "
+            f"{command} applies to weighted apps only"
+        )
     return found
 
 

@@ -112,10 +112,7 @@ Weight = Annotated[int, Field(ge=0, le=100)]
 
 class StrictModel(BaseModel):
     # strict: "90" is not 90 and 6.13 (a YAML float) is not the tag "6.13".
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
-
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class Problems(ValueError):

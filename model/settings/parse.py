@@ -96,7 +96,9 @@ def _validate(model: type[StrictModel], value: Any, path: str, problems: list[tu
                 # A model validator's cross-field rules, each at its own key path.
                 problems.extend((_camel_path((path, *loc, rel)), message) for rel, message in found.problems)
                 continue
-            if err["type"] == "too_short" and any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors):
+            if err["type"] == "too_short" and any(
+                len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors
+            ):
                 continue  # items were rejected: their own errors say why
             problems.append((_camel_path((path, *loc)), _describe(err, _nested_model(model, loc))))
         return None
@@ -134,7 +136,9 @@ def _check_cluster(cluster: Cluster, gcp: Mapping[str, Any], problems: list) -> 
     zone = ZONE.match(location)
     location_region = zone.group(1) if zone else location if REGION.match(location) else None
     if location_region is None:
-        problems.append(("cluster.location", f"{location!r} is not a GCP region (europe-west1) or zone (europe-west1-b)"))
+        problems.append(
+            ("cluster.location", f"{location!r} is not a GCP region (europe-west1) or zone (europe-west1-b)")
+        )
         return None
     if region is not None and location_region != region:
         # The subnet is created in gcp:region; a cluster elsewhere could not use it.
@@ -149,7 +153,9 @@ def _check_across_apps(apps: Mapping[str, App], problems: list) -> None:
         for obj in sorted(owned_names(name, app)):
             other = seen_names.setdefault((app.namespace, obj), name)
             if other != name:
-                problems.append((f"apps.{name}", f"its object {obj!r} collides with apps.{other} in namespace {app.namespace!r}"))
+                problems.append(
+                    (f"apps.{name}", f"its object {obj!r} collides with apps.{other} in namespace {app.namespace!r}")
+                )
         for host in app.hosts:
             other = seen_hosts.setdefault(host, name)
             if other != name:
@@ -193,7 +199,9 @@ def parse(
     has_webhook = "slackWebhookUrl" in ours
     if has_webhook:
         if f"{PROJECT}:slackWebhookUrl" not in secret_keys:
-            problems.append(("slackWebhookUrl", "must be a Pulumi secret: pulumi config set --secret slackWebhookUrl <url>"))
+            problems.append(
+                ("slackWebhookUrl", "must be a Pulumi secret: pulumi config set --secret slackWebhookUrl <url>")
+            )
         notifications = sections["notifications"]
         if notifications is not None and notifications.slack_channel is None:
             problems.append(("notifications.slackChannel", "required when slackWebhookUrl is set (e.g. '#deploys')"))
@@ -217,5 +225,3 @@ def parse_stack_config(config: Mapping[str, Any] | None) -> Settings:
     config = config or {}
     secret_keys = frozenset(k for k, v in config.items() if isinstance(v, Mapping) and set(v) == {"secure"})
     return parse(config, secret_keys)
-
-

@@ -65,15 +65,22 @@ class Cluster(StrictModel):
             if not MACHINE_TYPE.match(self.machine_type):
                 problems.append(("machineType", f"{self.machine_type!r} is not a machine type like e2-standard-4"))
             if self.private_nodes and not self.master_authorized_networks:
-                problems.append(("masterAuthorizedNetworks",
-                                 "private nodes need at least one CIDR allowed to reach the control plane"))
+                problems.append(
+                    (
+                        "masterAuthorizedNetworks",
+                        "private nodes need at least one CIDR allowed to reach the control plane",
+                    )
+                )
         if problems:
             raise Problems(problems)
         return self
 
 
-GKE_ONLY_KEYS = tuple(name for name, f in Cluster.model_fields.items()
-                      if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("gke_only"))
+GKE_ONLY_KEYS = tuple(
+    name
+    for name, f in Cluster.model_fields.items()
+    if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("gke_only")
+)
 
 
 class Platform(StrictModel):
@@ -124,8 +131,12 @@ class _AppModel(StrictModel):
             if side.track is None:
                 continue
             if DIGEST.match(side.tag):
-                problems.append((tag_path, "a sha256: digest cannot be checked against a track; "
-                                           "use a version tag or drop the track"))
+                problems.append(
+                    (
+                        tag_path,
+                        "a sha256: digest cannot be checked against a track; use a version tag or drop the track",
+                    )
+                )
             elif not Track.parse(side.track).admits_tag(side.tag):
                 problems.append((tag_path, f"{side.tag!r} is outside its track {side.track!r}"))
         problems.extend(self._rules())
@@ -150,12 +161,18 @@ class WeightedApp(_AppModel):
         problems = []
         total = self.weights.ga + self.weights.canary
         if total != 100:
-            problems.append(("weights", f"ga {self.weights.ga} + canary {self.weights.canary} = {total}; "
-                                        "weights must sum to 100"))
+            problems.append(
+                ("weights", f"ga {self.weights.ga} + canary {self.weights.canary} = {total}; weights must sum to 100")
+            )
         if "*" in self.hosts:
             # Its one VirtualService is also bound to the `mesh` gateway, where Istio rejects '*'.
-            problems.append(("hosts", "'*' is not allowed for a weighted app (its VirtualService also "
-                                      "routes in-mesh traffic); name the hosts, e.g. podinfo.example.com"))
+            problems.append(
+                (
+                    "hosts",
+                    "'*' is not allowed for a weighted app (its VirtualService also "
+                    "routes in-mesh traffic); name the hosts, e.g. podinfo.example.com",
+                )
+            )
         return problems
 
 

@@ -36,8 +36,15 @@ from .mesh import (
 from .secrets import secrets_are_secret
 from .workloads import workload_resources, workload_security
 
-__all__ = ["ADVISORY", "DEFAULT_ENFORCEMENT_LEVEL", "MANDATORY", "PACK_NAME", "POLICIES", "ResourceValidationPolicy",
-           "StackValidationPolicy"]
+__all__ = [
+    "ADVISORY",
+    "DEFAULT_ENFORCEMENT_LEVEL",
+    "MANDATORY",
+    "PACK_NAME",
+    "POLICIES",
+    "ResourceValidationPolicy",
+    "StackValidationPolicy",
+]
 
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     virtualservice_weights,

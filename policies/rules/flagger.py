@@ -11,6 +11,7 @@ from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationP
 from .base import _get, _is_int, _map, _num, _seq, MANDATORY, UNKNOWN
 from .kubernetes import FLAGGER_GROUP, fqdn, ISTIO_GROUP, prometheus_urls, route_destinations, stack_view
 
+
 def _check_flagger_owns_routing(args: StackValidationArgs, report: ReportViolation) -> None:
     stack = stack_view(args)
     for canary in stack.of(FLAGGER_GROUP, "Canary"):
@@ -24,34 +25,50 @@ def _check_flagger_owns_routing(args: StackValidationArgs, report: ReportViolati
 
         for vs in stack.of(ISTIO_GROUP, "VirtualService"):
             hosts = [fqdn(h, vs.namespace) for h in _seq(_get(vs.props, "spec", "hosts")) if isinstance(h, str)]
-            destinations = [fqdn(d.get("host"), vs.namespace)
-                            for _, _, d in route_destinations(vs.props) if isinstance(d.get("host"), str)]
+            destinations = [
+                fqdn(d.get("host"), vs.namespace)
+                for _, _, d in route_destinations(vs.props)
+                if isinstance(d.get("host"), str)
+            ]
             same_object = vs.namespace == ns and vs.name == service
             if same_object or owned_hosts & (set(hosts) | set(destinations)):
-                report(f"{vs.ref} routes {service}.{ns}, which {canary.ref} manages: Flagger generates that "
-                       "VirtualService itself", vs.urn)
+                report(
+                    f"{vs.ref} routes {service}.{ns}, which {canary.ref} manages: Flagger generates that "
+                    "VirtualService itself",
+                    vs.urn,
+                )
         for rule in stack.of(ISTIO_GROUP, "DestinationRule"):
             host = _get(rule.props, "spec", "host")
             host = fqdn(host, rule.namespace) if isinstance(host, str) else None
             if host in owned_hosts or (rule.namespace == ns and rule.name in owned_names):
-                report(f"{rule.ref} is for {host}, which {canary.ref} manages: Flagger generates its "
-                       "DestinationRules itself", rule.urn)
+                report(
+                    f"{rule.ref} is for {host}, which {canary.ref} manages: Flagger generates its "
+                    "DestinationRules itself",
+                    rule.urn,
+                )
 
         if target.get("kind", "Deployment") == "Deployment":
             for deployment in stack.of("apps", "Deployment"):
                 if deployment.namespace == ns and deployment.name == target.get("name"):
                     replicas = _get(deployment.props, "spec", "replicas")
                     if _is_int(replicas) and set_by_program(deployment.props, "spec", "replicas"):
-                        report(f"{deployment.ref} is the target of {canary.ref} but sets replicas: {_num(replicas)}; "
-                               "Flagger and the HPA scale it", deployment.urn)
+                        report(
+                            f"{deployment.ref} is the target of {canary.ref} but sets replicas: {_num(replicas)}; "
+                            "Flagger and the HPA scale it",
+                            deployment.urn,
+                        )
+
+
 flagger_owns_routing = StackValidationPolicy(
     name="flagger-owns-routing",
     description="For an app a Flagger Canary manages, define no VirtualService or DestinationRule (Flagger "
-                "generates them) and no replicas on its Deployment (scale it with an autoscaling/v2 HPA).",
+    "generates them) and no replicas on its Deployment (scale it with an autoscaling/v2 HPA).",
     enforcement_level=MANDATORY,
     validate=_check_flagger_owns_routing,
 )
 PULUMI_FIELD_MANAGER = "pulumi-kubernetes"  # "pulumi-kubernetes-<suffix>" under server-side apply
+
+
 def set_by_program(props: Any, *path: str) -> bool:
     """Whether the program sets the field at `path`, rather than a controller or API default.
 
@@ -71,30 +88,42 @@ def set_by_program(props: Any, *path: str) -> bool:
             if _get(fields, *(f"f:{key}" for key in path)) is not None:
                 return True
     return False
+
+
 def _check_flagger_metrics_server(args: StackValidationArgs, report: ReportViolation) -> None:
     stack = stack_view(args)
     servers: set[tuple[str, str, int]] = set()
     for release in stack.charts("prometheus"):
         servers |= prometheus_urls(release)
-    known = sorted({f"http://{host}:{port}" for scheme, host, port in servers if scheme == "http" and host.count(".") == 1})
+    known = sorted(
+        {f"http://{host}:{port}" for scheme, host, port in servers if scheme == "http" and host.count(".") == 1}
+    )
 
     def check(url: Any, where: str, urn: str) -> None:
         if _matches_server(url, servers):
             return
-        report(f"{where} is {url!r}, which is not the URL of a Prometheus release in the plan "
-               f"({', '.join(known) or 'none installed'}): every analysis would fail with 'no values found'", urn)
+        report(
+            f"{where} is {url!r}, which is not the URL of a Prometheus release in the plan "
+            f"({', '.join(known) or 'none installed'}): every analysis would fail with 'no values found'",
+            urn,
+        )
 
     for flagger in stack.charts("flagger"):
         url = _get(flagger.values, "metricsServer")
         if url is not UNKNOWN:
             # Unset, the chart's default is http://prometheus:9090: a Prometheus nobody installed.
-            check(url if url is not None else "http://prometheus:9090 (the chart default)",
-                  f"Flagger release {flagger.namespace}/{flagger.name} metricsServer", flagger.urn)
+            check(
+                url if url is not None else "http://prometheus:9090 (the chart default)",
+                f"Flagger release {flagger.namespace}/{flagger.name} metricsServer",
+                flagger.urn,
+            )
     for template in stack.of(FLAGGER_GROUP, "MetricTemplate"):
         provider = _map(_get(template.props, "spec", "provider"))
         address = provider.get("address")
         if provider.get("type") == "prometheus" and address is not None and address is not UNKNOWN:
             check(address, f"{template.ref} provider.address", template.urn)
+
+
 def _matches_server(url: Any, servers: set[tuple[str, str, int]]) -> bool:
     if not isinstance(url, str):
         return False
@@ -104,10 +133,12 @@ def _matches_server(url: Any, servers: set[tuple[str, str, int]]) -> bool:
     except ValueError:
         return False
     return parts.path in ("", "/") and (parts.scheme, parts.hostname or "", port) in servers
+
+
 flagger_metrics_server = StackValidationPolicy(
     name="flagger-metrics-server",
     description="Point Flagger's metricsServer (and each prometheus MetricTemplate's provider.address) at the "
-                "Prometheus release this program installs: http://<server service>.<namespace>:<port>.",
+    "Prometheus release this program installs: http://<server service>.<namespace>:<port>.",
     enforcement_level=MANDATORY,
     validate=_check_flagger_metrics_server,
 )

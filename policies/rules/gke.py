@@ -10,6 +10,8 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 from .base import _get, _known, _seq, MANDATORY, UNKNOWN
 
 _DEFAULT_COMPUTE_SA = re.compile(r"^(default|\d+-compute@developer\.gserviceaccount\.com)$")
+
+
 def _node_service_account_problem(node_config: Any) -> str | None:
     sa = _known(lambda: _get(node_config, "serviceAccount"), UNKNOWN)
     if sa is UNKNOWN:
@@ -19,6 +21,8 @@ def _node_service_account_problem(node_config: Any) -> str | None:
     if _DEFAULT_COMPUTE_SA.match(sa):
         return f"nodes run as the default compute service account {sa!r}"
     return None
+
+
 def _check_gke_hardening(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = args.props
     if args.resource_type == "gcp:container/cluster:Cluster":
@@ -29,7 +33,9 @@ def _check_gke_hardening(args: ResourceValidationArgs, report: ReportViolation) 
         if _get(props, "enableShieldedNodes") is False:
             problems.append("shielded nodes are off (enableShieldedNodes)")
         if _get(props, "releaseChannel", "channel") not in ("RAPID", "REGULAR", "STABLE", "EXTENDED"):
-            problems.append(f"no release channel (releaseChannel.channel is {_get(props, 'releaseChannel', 'channel')!r})")
+            problems.append(
+                f"no release channel (releaseChannel.channel is {_get(props, 'releaseChannel', 'channel')!r})"
+            )
         if _get(props, "enableLegacyAbac") is True:
             problems.append("legacy ABAC is on (enableLegacyAbac)")
         if _get(props, "masterAuth", "clientCertificateConfig", "issueClientCertificate") is True:
@@ -50,6 +56,8 @@ def _check_gke_hardening(args: ResourceValidationArgs, report: ReportViolation) 
         where = f"GKE node pool {_get(props, 'name') or args.name}"
         for problem in _node_pool_problems(props):
             report(f"{where}: {problem}")
+
+
 def _node_pool_problems(pool: Any) -> list[str]:
     problems = []
     for flag in ("autoRepair", "autoUpgrade"):
@@ -61,11 +69,13 @@ def _node_pool_problems(pool: Any) -> list[str]:
     if _get(pool, "nodeConfig", "workloadMetadataConfig", "mode") == "GCE_METADATA":
         problems.append("nodeConfig.workloadMetadataConfig.mode GCE_METADATA exposes the node's credentials to pods")
     return problems
+
+
 gke_hardening = ResourceValidationPolicy(
     name="gke-hardening",
     description="Harden GKE: Workload Identity on, shielded nodes on, a release channel set, legacy ABAC off, no "
-                "client certificate or basic auth, deletion protection on; node pools with auto-repair, auto-upgrade "
-                "and their own service account (not the default compute one). See components/cluster.py.",
+    "client certificate or basic auth, deletion protection on; node pools with auto-repair, auto-upgrade "
+    "and their own service account (not the default compute one). See components/cluster.py.",
     enforcement_level=MANDATORY,
     validate=_check_gke_hardening,
 )

@@ -12,6 +12,8 @@ from .base import _get, _map, MANDATORY
 from .kubernetes import containers, helm_release, workload_of
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
 def image_problem(image: Any) -> str | None:
     """Why an image reference is not pinned, or None if it has a tag other than `latest` or a digest."""
     if not isinstance(image, str) or not image:
@@ -24,6 +26,8 @@ def image_problem(image: Any) -> str | None:
     if last.rsplit(":", 1)[1].lower() == "latest":
         return f"{image!r} uses the latest tag"
     return None
+
+
 def _helm_image_problems(values: Any, path: str = "values") -> Iterator[str]:
     """Image references set in Helm values: `image: repo:tag` strings and `image.tag` fields."""
     for key, value in _map(values).items():
@@ -41,6 +45,8 @@ def _helm_image_problems(values: Any, path: str = "values") -> Iterator[str]:
         elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
             for i, item in enumerate(value):
                 yield from _helm_image_problems(item, f"{here}[{i}]")
+
+
 def _check_pinned_images(args: ResourceValidationArgs, report: ReportViolation) -> None:
     release = helm_release(args.resource_type, args.props, args.urn)
     if release is not None:
@@ -58,14 +64,18 @@ def _check_pinned_images(args: ResourceValidationArgs, report: ReportViolation) 
         problem = image_problem(image)
         if problem:
             report(f"{obj.ref} {where} ({container.get('name')}): {problem}")
+
+
 pinned_images = ResourceValidationPolicy(
     name="pinned-images",
     description="Pin every container image to a version tag (ghcr.io/org/app:6.13.0) or a sha256: digest; never "
-                "latest or no tag. App tags live in apps.<app> in Pulumi.<stack>.yaml; chart images in the chart's values.",
+    "latest or no tag. App tags live in apps.<app> in Pulumi.<stack>.yaml; chart images in the chart's values.",
     enforcement_level=MANDATORY,
     validate=_check_pinned_images,
 )
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
 def _check_pinned_charts(args: ResourceValidationArgs, report: ReportViolation) -> None:
     release = helm_release(args.resource_type, args.props, args.urn)
     if release is None:
@@ -79,10 +89,12 @@ def _check_pinned_charts(args: ResourceValidationArgs, report: ReportViolation) 
         return
     if not isinstance(repo, str) or not repo.startswith(("https://", "oci://")):
         report(f"{where}: chart {chart!r} comes from repository {repo!r}, not an https:// or oci:// one")
+
+
 pinned_charts = ResourceValidationPolicy(
     name="pinned-charts",
     description="Install every Helm release from an https:// (or oci://) repository at an exact chart version "
-                "(X.Y.Z, no range): set the version in platform.* of Pulumi.<stack>.yaml and repositoryOpts.repo.",
+    "(X.Y.Z, no range): set the version in platform.* of Pulumi.<stack>.yaml and repositoryOpts.repo.",
     enforcement_level=MANDATORY,
     validate=_check_pinned_charts,
 )

@@ -16,13 +16,21 @@ ISTIO_GROUP = "networking.istio.io"
 FLAGGER_GROUP = "flagger.app"
 CLUSTER_DOMAIN = "cluster.local"
 # Kinds whose objects run pods, and where their pod template lives.
-_TEMPLATE_KINDS = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"),
-                   ("core", "ReplicationController"), ("batch", "Job")}
+_TEMPLATE_KINDS = {
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"),
+    ("core", "ReplicationController"),
+    ("batch", "Job"),
+}
 WORKLOAD_KINDS = frozenset(_TEMPLATE_KINDS | {("core", "Pod"), ("batch", "CronJob")})
 INJECT_LABEL, REV_LABEL, POD_INJECT = "istio-injection", "istio.io/rev", "sidecar.istio.io/inject"
 # The namespace of an object whose namespace a preview cannot know yet.
 UNKNOWN_NAMESPACE = "(unknown)"
 _K8S_TYPE = re.compile(r"^kubernetes:(?P<group>[^:/]+)/(?P<version>[^:/]+):(?P<kind>\w+)$")
+
+
 def group_kind(resource_type: str) -> tuple[str, str] | None:
     """`kubernetes:apps/v1:Deployment` -> ("apps", "Deployment"); the core group is "core".
 
@@ -30,15 +38,20 @@ def group_kind(resource_type: str) -> tuple[str, str] | None:
     """
     match = _K8S_TYPE.match(resource_type)
     return (match["group"], match["kind"]) if match else None
+
+
 def default_namespace(provider: Any) -> str:
     """The namespace a Kubernetes object without `metadata.namespace` lands in: the provider's
     `namespace` (`provider` is a PolicyProviderResource or its props), else "default"."""
     props = getattr(provider, "props", provider)
     ns = _known(lambda: _get(props, "namespace"))
     return ns if isinstance(ns, str) and ns else "default"
+
+
 @dataclass(frozen=True)
 class K8sObject:
     """A Kubernetes object of the plan, with what several rules need to know about it."""
+
     urn: str
     group: str
     kind: str
@@ -49,6 +62,8 @@ class K8sObject:
     @property
     def ref(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.kind != "Namespace" else f"Namespace {self.name}"
+
+
 def k8s_object(resource_type: str, props: Any, urn: str, provider: Any = None) -> K8sObject | None:
     gk = group_kind(resource_type)
     if gk is None or gk[1] in ("Release", "Chart"):
@@ -57,12 +72,22 @@ def k8s_object(resource_type: str, props: Any, urn: str, provider: Any = None) -
     # the rules that do not need them.
     name = _known(lambda: _get(props, "metadata", "name"))
     namespace = _known(lambda: _get(props, "metadata", "namespace"), UNKNOWN) or default_namespace(provider)
-    return K8sObject(urn, gk[0], gk[1], name if isinstance(name, str) else None,
-                     namespace if isinstance(namespace, str) else UNKNOWN_NAMESPACE, props)
+    return K8sObject(
+        urn,
+        gk[0],
+        gk[1],
+        name if isinstance(name, str) else None,
+        namespace if isinstance(namespace, str) else UNKNOWN_NAMESPACE,
+        props,
+    )
+
+
 def workload_of(args: ResourceValidationArgs) -> tuple[K8sObject | None, tuple[Mapping, Mapping] | None]:
     """The Kubernetes object a resource validation sees, and its pod template when it runs pods."""
     obj = k8s_object(args.resource_type, args.props, args.urn)
     return obj, (pod_template(obj) if obj else None)
+
+
 def pod_template(obj: K8sObject) -> tuple[Mapping, Mapping] | None:
     """(metadata, spec) of the pods a workload runs."""
     if (obj.group, obj.kind) == ("core", "Pod"):
@@ -74,27 +99,39 @@ def pod_template(obj: K8sObject) -> tuple[Mapping, Mapping] | None:
     else:
         return None
     return _map(_get(template, "metadata")), _map(_get(template, "spec"))
+
+
 def containers(pod_spec: Mapping) -> Iterator[tuple[str, Mapping]]:
     """("containers[0]", container), ... including init containers, which also pull and run images."""
     for field in ("initContainers", "containers"):
         for i, container in enumerate(_seq(pod_spec.get(field))):
             yield f"{field}[{i}]", _map(container)
+
+
 def pod_labels(obj: K8sObject) -> dict[str, str]:
     template = pod_template(obj)
     return _str_map(template[0].get("labels")) if template else {}
+
+
 def _pod_opt_out(obj: K8sObject) -> bool:
     """The pod template turns injection off for itself (`sidecar.istio.io/inject: "false"`)."""
     meta = (pod_template(obj) or ({}, {}))[0]
     return "false" in (_str_map(meta.get("labels")).get(POD_INJECT), _str_map(meta.get("annotations")).get(POD_INJECT))
+
+
 def _has_unknown_labels(obj: K8sObject) -> bool:
     labels = _get(obj.props, "metadata", "labels")
     return labels is UNKNOWN or UNKNOWN in _map(labels).values()
+
+
 def injected_namespace(obj: K8sObject) -> bool:
     """A Namespace whose pods istiod's webhook injects (`istio-injection: enabled` or a revision label)."""
     labels = _str_map(_get(obj.props, "metadata", "labels"))
     if labels.get(INJECT_LABEL) == "disabled":
         return False
     return labels.get(INJECT_LABEL) == "enabled" or bool(labels.get(REV_LABEL))
+
+
 @dataclass(frozen=True)
 class HelmRelease:
     urn: str
@@ -103,6 +140,8 @@ class HelmRelease:
     namespace: str
     values: Any
     props: Any
+
+
 def helm_release(resource_type: str, props: Any, urn: str, provider: Any = None) -> HelmRelease | None:
     if resource_type not in HELM_RELEASE_TYPES:
         return None
@@ -110,22 +149,35 @@ def helm_release(resource_type: str, props: Any, urn: str, provider: Any = None)
     chart = chart.rstrip("/").rsplit("/", 1)[-1] if isinstance(chart, str) else ""
     name = _known(lambda: _get(props, "name"))
     namespace = _known(lambda: _get(props, "namespace"), UNKNOWN) or default_namespace(provider)
-    return HelmRelease(urn, chart, name if isinstance(name, str) else None,
-                       namespace if isinstance(namespace, str) else UNKNOWN_NAMESPACE, _map(_get(props, "values")), props)
+    return HelmRelease(
+        urn,
+        chart,
+        name if isinstance(name, str) else None,
+        namespace if isinstance(namespace, str) else UNKNOWN_NAMESPACE,
+        _map(_get(props, "values")),
+        props,
+    )
+
+
 def gateway_pod_labels(release: HelmRelease) -> dict[str, str]:
     """The pod labels Istio's `gateway` chart gives its pods (gateway/_helpers.tpl, deployment.yaml)."""
     values = release.values
     name = _text(_get(values, "name")) or release.name or "istio-ingressgateway"
     labels = _str_map(_get(values, "labels"))
-    pod = {POD_INJECT: "true", "app.kubernetes.io/name": name,
-           "app": labels.get("app") or name,
-           "istio": labels.get("istio") or name.removeprefix("istio-")}
+    pod = {
+        POD_INJECT: "true",
+        "app.kubernetes.io/name": name,
+        "app": labels.get("app") or name,
+        "istio": labels.get("istio") or name.removeprefix("istio-"),
+    }
     pod.update({k: v for k, v in labels.items() if k not in ("app", "istio")})
     if _text(_get(values, "revision")):
         pod[REV_LABEL] = _get(values, "revision")
     if _text(_get(values, "networkGateway")):
         pod["topology.istio.io/network"] = _get(values, "networkGateway")
     return pod
+
+
 def prometheus_urls(release: HelmRelease) -> set[tuple[str, str, int]]:
     """(scheme, host, port) of the prometheus-community `prometheus` chart's server Service.
 
@@ -147,6 +199,8 @@ def prometheus_urls(release: HelmRelease) -> set[tuple[str, str, int]]:
     port = int(port) if isinstance(port, (int, float)) else 80
     hosts = (f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}")
     return {(scheme, host, port) for host in hosts for scheme in ("http", "https")}
+
+
 def fqdn(host: Any, namespace: str) -> str:
     """A VirtualService/DestinationRule host as Istio resolves it: a name without dots is a
     Service of the object's own namespace; anything else is taken literally."""
@@ -154,18 +208,24 @@ def fqdn(host: Any, namespace: str) -> str:
     if host == "*" or "." in host:
         return host
     return f"{host}.{namespace}.svc.{CLUSTER_DOMAIN}"
+
+
 def service_of(host: str) -> tuple[str, str] | None:
     """("name", "namespace") of a cluster-local Service FQDN."""
     parts = host.split(".")
     if len(parts) == 5 and parts[2] == "svc" and ".".join(parts[3:]) == CLUSTER_DOMAIN:
         return parts[0], parts[1]
     return None
+
+
 def route_destinations(vs_props: Any) -> Iterator[tuple[str, Mapping, Mapping]]:
     """("http[0].route[1]", route entry, destination) of every HTTP, TLS and TCP route."""
     for protocol in ("http", "tls", "tcp"):
         for i, rule in enumerate(_seq(_get(vs_props, "spec", protocol))):
             for j, entry in enumerate(_seq(_get(rule, "route"))):
                 yield f"{protocol}[{i}].route[{j}]", _map(entry), _map(_get(entry, "destination"))
+
+
 class Stack:
     """`StackValidationArgs.resources` with plain props, indexed the ways the stack rules need."""
 
@@ -215,6 +275,8 @@ def stack_view(args: StackValidationArgs) -> Stack:
     view = Stack(resources)
     _last_view = (resources, view)
     return view
+
+
 def waits_for(resource: PolicyResource, targets: set[str]) -> bool:
     """Whether `resource` has a dependency path to one of the `targets` URNs.
 

@@ -8,23 +8,31 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 from .base import _get, _is_int, _map, ADVISORY, MANDATORY
 from .kubernetes import containers, workload_of
 
+
 def _check_workload_resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
     obj, template = workload_of(args)
     if template is None:
         return
     for where, container in containers(template[1]):
         resources = _map(container.get("resources"))
-        missing = [f"{kind}.{res}" for kind, res in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
-                   if _get(resources, kind, res) in (None, "")]
+        missing = [
+            f"{kind}.{res}"
+            for kind, res in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
+            if _get(resources, kind, res) in (None, "")
+        ]
         if missing:
             report(f"{obj.ref} {where} ({container.get('name')}): no {', '.join(missing)}")
+
+
 workload_resources = ResourceValidationPolicy(
     name="workload-resources",
     description="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every "
-                "container (init containers too), so the scheduler and the HPA have numbers to work with.",
+    "container (init containers too), so the scheduler and the HPA have numbers to work with.",
     enforcement_level=MANDATORY,
     validate=_check_workload_resources,
 )
+
+
 def _check_workload_security(args: ResourceValidationArgs, report: ReportViolation) -> None:
     obj, template = workload_of(args)
     if template is None:
@@ -33,7 +41,9 @@ def _check_workload_security(args: ResourceValidationArgs, report: ReportViolati
     for where, container in containers(template[1]):
         ctx = _map(container.get("securityContext"))
         run_as_user = ctx.get("runAsUser", pod.get("runAsUser"))
-        non_root = ctx.get("runAsNonRoot", pod.get("runAsNonRoot")) is True or (_is_int(run_as_user) and run_as_user > 0)
+        non_root = ctx.get("runAsNonRoot", pod.get("runAsNonRoot")) is True or (
+            _is_int(run_as_user) and run_as_user > 0
+        )
         problems = []
         if not non_root or run_as_user == 0:
             problems.append("runAsNonRoot: true (or a non-zero runAsUser)")
@@ -45,10 +55,12 @@ def _check_workload_security(args: ResourceValidationArgs, report: ReportViolati
             problems.append("no privileged: true")
         if problems:
             report(f"{obj.ref} {where} ({container.get('name')}) needs {', '.join(problems)}")
+
+
 workload_security = ResourceValidationPolicy(
     name="workload-security",
     description="Run every container as non-root (runAsNonRoot: true or a non-zero runAsUser) with "
-                "allowPrivilegeEscalation: false and readOnlyRootFilesystem: true, and never privileged.",
+    "allowPrivilegeEscalation: false and readOnlyRootFilesystem: true, and never privileged.",
     enforcement_level=ADVISORY,
     validate=_check_workload_security,
 )

@@ -54,15 +54,21 @@ def run_rule_test(promtool, tmp_path, rules: dict, workloads: list[Workload], fi
     for name in ALERTS:
         expected = []
         if name in firing:
-            expected = [{"exp_labels": labels, "exp_annotations": rendered(rule(rules, name)["annotations"],
-                                                                          firing[name])}]
+            expected = [
+                {"exp_labels": labels, "exp_annotations": rendered(rule(rules, name)["annotations"], firing[name])}
+            ]
         cases.append({"eval_time": f"{EVAL_MINUTES}m", "alertname": name, "exp_alerts": expected})
-    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m",
-            "tests": [{"interval": "1m", "input_series": rule_test_series(workloads, EVAL_MINUTES + 5),
-                       "alert_rule_test": cases}]}
+    test = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {"interval": "1m", "input_series": rule_test_series(workloads, EVAL_MINUTES + 5), "alert_rule_test": cases}
+        ],
+    }
     (tmp_path / "test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
-    result = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -102,22 +108,30 @@ def test_alert_rules_cover_weighted_apps_only(dev_settings):
     assert [g["name"] for g in alert_rules.alerting_rules(dev_settings)["groups"]] == ["istio-canary-podinfo"]
 
 
-@pytest.mark.parametrize("traffic, firing", [
-    pytest.param(dict(rps=2, error_ratio=0.005, latency_ms=45), {}, id="healthy-canary-is-silent"),
-    pytest.param(dict(rps=2, error_ratio=0.105), {"CanaryErrorRateAboveGA": "10.00"}, id="canary-with-5xx"),
-    pytest.param(dict(rps=2, error_ratio=1.0), {"CanaryErrorRateAboveGA": "99.50"}, id="every-canary-request-fails"),
-    pytest.param(dict(rps=2, latency_ms=600), {"CanaryLatencyAboveGA": "995"}, id="slow-canary"),
-    pytest.param(dict(rps=0), {"CanaryWithoutTraffic": None}, id="canary-traffic-stopped"),
-    pytest.param(dict(present=False), {"CanaryWithoutTraffic": None}, id="canary-never-seen"),
-])
+@pytest.mark.parametrize(
+    "traffic, firing",
+    [
+        pytest.param(dict(rps=2, error_ratio=0.005, latency_ms=45), {}, id="healthy-canary-is-silent"),
+        pytest.param(dict(rps=2, error_ratio=0.105), {"CanaryErrorRateAboveGA": "10.00"}, id="canary-with-5xx"),
+        pytest.param(
+            dict(rps=2, error_ratio=1.0), {"CanaryErrorRateAboveGA": "99.50"}, id="every-canary-request-fails"
+        ),
+        pytest.param(dict(rps=2, latency_ms=600), {"CanaryLatencyAboveGA": "995"}, id="slow-canary"),
+        pytest.param(dict(rps=0), {"CanaryWithoutTraffic": None}, id="canary-traffic-stopped"),
+        pytest.param(dict(present=False), {"CanaryWithoutTraffic": None}, id="canary-never-seen"),
+    ],
+)
 def test_alerts_fire_on_their_condition_only(traffic, firing, promtool, dev_settings, tmp_path):
     run_rule_test(promtool, tmp_path, alert_rules.alerting_rules(dev_settings), [canary(**traffic), GA], firing)
 
 
-@pytest.mark.parametrize("delivery, traffic", [
-    ({"maxErrorRateDelta": 15}, dict(rps=2, error_ratio=0.105)),
-    ({"maxLatencyRatio": 25}, dict(rps=2, latency_ms=600)),
-])
+@pytest.mark.parametrize(
+    "delivery, traffic",
+    [
+        ({"maxErrorRateDelta": 15}, dict(rps=2, error_ratio=0.105)),
+        ({"maxLatencyRatio": 25}, dict(rps=2, latency_ms=600)),
+    ],
+)
 def test_alert_thresholds_follow_delivery_settings(delivery, traffic, promtool, dev_config, tmp_path):
     settings = settings_with(dev_config, lambda c: c.setdefault("istio-canary:delivery", {}).update(delivery))
 
@@ -125,8 +139,9 @@ def test_alert_thresholds_follow_delivery_settings(delivery, traffic, promtool, 
 
 
 def test_a_canary_at_weight_zero_may_go_without_traffic(promtool, dev_config, tmp_path):
-    settings = settings_with(dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(
-        weights={"ga": 100, "canary": 0}))
+    settings = settings_with(
+        dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(weights={"ga": 100, "canary": 0})
+    )
     rules = alert_rules.alerting_rules(settings)
 
     assert [r["alert"] for r in rules["groups"][0]["rules"]] == ["CanaryErrorRateAboveGA", "CanaryLatencyAboveGA"]
@@ -135,7 +150,8 @@ def test_a_canary_at_weight_zero_may_go_without_traffic(promtool, dev_config, tm
 
 def test_raising_a_canary_weight_leaves_the_alert_rules_alone(dev_settings, dev_config):
     # Every promote would otherwise also upgrade the Prometheus release.
-    raised = settings_with(dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(
-        weights={"ga": 40, "canary": 60}))
+    raised = settings_with(
+        dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(weights={"ga": 40, "canary": 60})
+    )
 
     assert alert_rules.alerting_rules(raised) == alert_rules.alerting_rules(dev_settings)

@@ -15,8 +15,13 @@ VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
 DESTINATION_RULE = "kubernetes:networking.istio.io/v1:DestinationRule"
 CANARY = "kubernetes:flagger.app/v1beta1:Canary"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-WORKLOAD_TYPES = {DEPLOYMENT, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
-                  "kubernetes:batch/v1:Job", "kubernetes:helm.sh/v3:Release"}
+WORKLOAD_TYPES = {
+    DEPLOYMENT,
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:batch/v1:Job",
+    "kubernetes:helm.sh/v3:Release",
+}
 DIGEST = "sha256:" + "ab" * 32
 
 
@@ -62,10 +67,15 @@ def variant_plan(render_config):
 
 # --- weighted -----------------------------------------------------------------------------
 
+
 def test_weighted_app_runs_ga_and_canary_deployments_of_their_tags(dev_plan, dev_config):
     podinfo = app_config(dev_config)["podinfo"]
     component = dev_plan.named("podinfo", f"{APPS}:WeightedRelease")
-    assert {r["name"] for r in children(dev_plan, component, DEPLOYMENT)} == {"podinfo-ga", "podinfo-canary", "podinfo-loadtest"}
+    assert {r["name"] for r in children(dev_plan, component, DEPLOYMENT)} == {
+        "podinfo-ga",
+        "podinfo-canary",
+        "podinfo-loadtest",
+    }
     for track in ("ga", "canary"):
         deployment = dev_plan.named(f"podinfo-{track}", DEPLOYMENT)
         side = podinfo[track]
@@ -170,6 +180,7 @@ def test_weighted_app_rejects_a_wildcard_host(dev_config):
 
 # --- Flagger apps -------------------------------------------------------------------------
 
+
 def test_flagger_apps_set_no_replicas_and_define_no_routing_of_their_own(dev_plan):
     for name, kind in (("backend", "ProgressiveCanary"), ("frontend", "ABTest")):
         component = dev_plan.named(name, f"{APPS}:{kind}")
@@ -177,8 +188,12 @@ def test_flagger_apps_set_no_replicas_and_define_no_routing_of_their_own(dev_pla
         assert types == {DEPLOYMENT, HPA, CANARY}
         assert "replicas" not in spec(dev_plan, name, DEPLOYMENT)
     # Flagger generates these for the apps it canaries (fluxcd/flagger#1715): none may be ours.
-    ours = [r["inputs"]["metadata"] for t in (VIRTUAL_SERVICE, DESTINATION_RULE, "kubernetes:core/v1:Service")
-            for r in dev_plan.of_type(t) if not r.get("read")]
+    ours = [
+        r["inputs"]["metadata"]
+        for t in (VIRTUAL_SERVICE, DESTINATION_RULE, "kubernetes:core/v1:Service")
+        for r in dev_plan.of_type(t)
+        if not r.get("read")
+    ]
     assert not [m["name"] for m in ours if m["namespace"] == "prod" and m["name"].startswith(("backend", "frontend"))]
 
 
@@ -190,7 +205,11 @@ def test_flagger_deployments_scale_with_a_cpu_autoscaler(dev_plan):
         assert hpa["metrics"][0]["resource"]["name"] == "cpu"
         canary = spec(dev_plan, name, CANARY)
         assert canary["targetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-        assert canary["autoscalerRef"] == {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": name}
+        assert canary["autoscalerRef"] == {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "name": name,
+        }
         assert canary["service"]["port"] == 9898
 
 
@@ -202,12 +221,17 @@ def test_progressive_canary_analysis_follows_the_stack_file(dev_plan, dev_config
 
 
 def test_flagger_metrics_use_the_platform_metric_templates(dev_plan):
-    templates = {(r["inputs"]["metadata"]["name"], r["inputs"]["metadata"]["namespace"]): r["urn"]
-                 for r in dev_plan.of_type("kubernetes:flagger.app/v1beta1:MetricTemplate")}
+    templates = {
+        (r["inputs"]["metadata"]["name"], r["inputs"]["metadata"]["namespace"]): r["urn"]
+        for r in dev_plan.of_type("kubernetes:flagger.app/v1beta1:MetricTemplate")
+    }
     for name in ("backend", "frontend"):
         canary = dev_plan.named(name, CANARY)
         metrics = {m["name"]: m for m in canary["inputs"]["spec"]["analysis"]["metrics"]}
-        assert {n: m["thresholdRange"] for n, m in metrics.items()} == {"error-rate": {"max": 1}, "latency": {"max": 500}}
+        assert {n: m["thresholdRange"] for n, m in metrics.items()} == {
+            "error-rate": {"max": 1},
+            "latency": {"max": 500},
+        }
         for metric in metrics.values():
             ref = (metric["templateRef"]["name"], metric["templateRef"]["namespace"])
             assert ref in templates
@@ -215,8 +239,11 @@ def test_flagger_metrics_use_the_platform_metric_templates(dev_plan):
 
 
 def test_flagger_webhooks_go_through_the_namespace_load_tester(dev_plan):
-    loadtesters = {r["inputs"]["namespace"]: r for r in dev_plan.of_type("kubernetes:helm.sh/v3:Release")
-                   if r["inputs"]["chart"] == "loadtester"}
+    loadtesters = {
+        r["inputs"]["namespace"]: r
+        for r in dev_plan.of_type("kubernetes:helm.sh/v3:Release")
+        if r["inputs"]["chart"] == "loadtester"
+    }
     for name in ("backend", "frontend"):
         hooks = {h["type"]: h for h in spec(dev_plan, name, CANARY)["analysis"]["webhooks"]}
         assert set(hooks) == {"pre-rollout", "rollout"}
@@ -250,6 +277,7 @@ def test_a_published_progressive_canary_is_routed_at_the_edge_and_in_the_mesh(va
 
 # --- namespaces, ordering, exports --------------------------------------------------------
 
+
 def test_each_app_namespace_is_created_once_with_sidecar_injection(dev_plan, dev_config):
     wanted = {app["namespace"] for app in app_config(dev_config).values()}
     (component,) = dev_plan.of_type(f"{APPS}:AppNamespaces")
@@ -262,8 +290,12 @@ def test_each_app_namespace_is_created_once_with_sidecar_injection(dev_plan, dev
 def test_workloads_wait_for_istiod(dev_plan, dev_config):
     istiod = dev_plan.named("istiod", "kubernetes:helm.sh/v3:Release")["urn"]
     app_namespaces = {app["namespace"] for app in app_config(dev_config).values()}
-    workloads = [r for r in dev_plan.resources if r["type"] in WORKLOAD_TYPES
-                 and ((r["inputs"].get("metadata") or {}).get("namespace") or r["inputs"].get("namespace")) in app_namespaces]
+    workloads = [
+        r
+        for r in dev_plan.resources
+        if r["type"] in WORKLOAD_TYPES
+        and ((r["inputs"].get("metadata") or {}).get("namespace") or r["inputs"].get("namespace")) in app_namespaces
+    ]
     assert {r["name"] for r in workloads} >= {"podinfo-ga", "podinfo-canary", "podinfo-loadtest", "backend", "frontend"}
     for workload in workloads:
         assert istiod in depends_on(dev_plan, workload), workload["name"]

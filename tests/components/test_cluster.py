@@ -33,7 +33,10 @@ def test_gke_cluster_is_vpc_native_in_its_own_network(dev_plan, gke):
     subnet = dev_plan.of_type("gcp:compute/subnetwork:Subnetwork")[0]["inputs"]
     ranges = {r["rangeName"] for r in subnet["secondaryIpRanges"]}
     assert gke["networkingMode"] == "VPC_NATIVE"
-    assert {gke["ipAllocationPolicy"]["clusterSecondaryRangeName"], gke["ipAllocationPolicy"]["servicesSecondaryRangeName"]} == ranges
+    assert {
+        gke["ipAllocationPolicy"]["clusterSecondaryRangeName"],
+        gke["ipAllocationPolicy"]["servicesSecondaryRangeName"],
+    } == ranges
     assert dev_plan.of_type("gcp:compute/network:Network")[0]["inputs"]["autoCreateSubnetworks"] is False
 
 

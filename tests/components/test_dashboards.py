@@ -40,8 +40,14 @@ def promtool_check(exprs, tmp_path):
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not found: apt-get install prometheus")
-    rules = {"groups": [{"name": "shipped-promql", "rules": [
-        {"record": f"check:expr_{i}", "expr": expr} for i, expr in enumerate(exprs)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "shipped-promql",
+                "rules": [{"record": f"check:expr_{i}", "expr": expr} for i, expr in enumerate(exprs)],
+            }
+        ]
+    }
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(rules))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
@@ -67,8 +73,13 @@ def test_every_dashboard_query_parses(tmp_path):
 
 def test_metric_template_queries_parse(dev_plan, tmp_path):
     templates = dev_plan.of_type("kubernetes:flagger.app/v1beta1:MetricTemplate")
-    exprs = [t["inputs"]["spec"]["query"].replace("{{ namespace }}", "prod").replace("{{ target }}", "backend")
-             .replace("{{ interval }}", "1m") for t in templates]
+    exprs = [
+        t["inputs"]["spec"]["query"]
+        .replace("{{ namespace }}", "prod")
+        .replace("{{ target }}", "backend")
+        .replace("{{ interval }}", "1m")
+        for t in templates
+    ]
     assert len(exprs) == 2
     promtool_check(exprs, tmp_path)
 
@@ -93,7 +104,9 @@ def test_dashboard_shows_each_side_beside_the_other(name):
     dashboard = load(DASHBOARDS_DIR / name)
     for side, workload in SIDES[name].items():
         panels = [p for p in dashboard["panels"] if f"destination_workload=~{workload}" in p["targets"][0]["expr"]]
-        assert {metric(p["targets"][0]["expr"]) for p in panels} == {"request rate", "success rate", "p99 latency"}, side
+        assert {metric(p["targets"][0]["expr"]) for p in panels} == {"request rate", "success rate", "p99 latency"}, (
+            side
+        )
         assert all(p["title"].startswith(side) for p in panels)
     for panel in dashboard["panels"]:
         for target in panel["targets"]:

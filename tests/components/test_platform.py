@@ -59,20 +59,28 @@ def prometheus_url_of_release(plan):
     return f"http://{server['fullnameOverride']}.{prometheus['namespace']}:{server['service']['servicePort']}"
 
 
-OTHER_VERSIONS = {"istioVersion": "1.29.1", "flaggerVersion": "1.43.0", "loadtesterVersion": "0.37.0",
-                  "prometheusVersion": "29.1.0", "grafanaVersion": "12.0.2"}
+OTHER_VERSIONS = {
+    "istioVersion": "1.29.1",
+    "flaggerVersion": "1.43.0",
+    "loadtesterVersion": "0.37.0",
+    "prometheusVersion": "29.1.0",
+    "grafanaVersion": "12.0.2",
+}
 
 
 @pytest.fixture(scope="module")
 def changed_plan(render_config):
     """The dev stack with other chart versions, PERMISSIVE mTLS, a NodePort gateway and no Slack webhook."""
+
     def mutate(config):
         config["istio-canary:platform"].update(OTHER_VERSIONS, mtls="PERMISSIVE", gatewayServiceType="NodePort")
         del config["istio-canary:slackWebhookUrl"]
+
     return render_config(mutate)
 
 
 # --- dependency graph: one test per edge ---------------------------------------------------
+
 
 def test_istiod_waits_for_istio_base(dev_plan):
     assert release(dev_plan, "istio-base")["urn"] in release(dev_plan, "istiod")["dependencies"]
@@ -124,6 +132,7 @@ def test_platform_resources_use_the_cluster_provider(dev_plan, local_plan):
 
 
 # --- wired by construction ------------------------------------------------------------------
+
 
 def test_public_gateway_selects_the_gateway_release_pods(dev_plan):
     gateway = release(dev_plan, "istio-gateway")["inputs"]
@@ -229,14 +238,18 @@ def test_loadtester_url_is_its_service(dev_plan):
 def test_loadtester_accepts_plain_text_from_flagger_under_strict_mtls(dev_plan):
     for loadtester in loadtesters(dev_plan):
         ns = loadtester["inputs"]["namespace"]
-        policies = [r["inputs"] for r in dev_plan.of_type("kubernetes:security.istio.io/v1:PeerAuthentication")
-                    if r["inputs"]["metadata"]["namespace"] == ns]
+        policies = [
+            r["inputs"]
+            for r in dev_plan.of_type("kubernetes:security.istio.io/v1:PeerAuthentication")
+            if r["inputs"]["metadata"]["namespace"] == ns
+        ]
         assert [p["spec"]["selector"]["matchLabels"] for p in policies] == [loadtester["inputs"]["values"]["podLabels"]]
         assert policies[0]["spec"]["portLevelMtls"] == {"8080": {"mode": "PERMISSIVE"}}
         assert "mtls" not in policies[0]["spec"]  # every other port keeps the mesh-wide mode
 
 
 # --- secrets -----------------------------------------------------------------------------
+
 
 def test_no_secret_in_plan_or_manifests(dev_plan, dev_config, tmp_path):
     webhook = engine.to_pulumi_config(dev_config)[0]["istio-canary:slackWebhookUrl"]
@@ -261,7 +274,9 @@ def test_slack_webhook_reaches_flagger_only_through_a_secret(dev_plan):
     values = release(dev_plan, "flagger")["inputs"]["values"]
     assert "url" not in values["slack"]
     assert values["slack"] == {"user": "flagger", "channel": "#deploys"}
-    assert values["env"] == [{"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": "flagger-slack", "key": "url"}}}]
+    assert values["env"] == [
+        {"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": "flagger-slack", "key": "url"}}}
+    ]
 
 
 def test_no_slack_settings_without_a_webhook(changed_plan):
@@ -292,8 +307,12 @@ def unknown_keys(values, defaults, path):
     for key, value in values.items():
         if key not in defaults:
             found.append(".".join((*path[1:], key)))
-        elif isinstance(value, dict) and isinstance(defaults[key], dict) and defaults[key] \
-                and (path[0], *path[1:], key) not in FREE_FORM:
+        elif (
+            isinstance(value, dict)
+            and isinstance(defaults[key], dict)
+            and defaults[key]
+            and (path[0], *path[1:], key) not in FREE_FORM
+        ):
             found += unknown_keys(value, defaults[key], (*path, key))
     return found
 
@@ -314,8 +333,13 @@ def test_helm_values_exist_upstream(dev_plan, name):
 
 
 CHART_VERSION_KEYS = {
-    "base": "istioVersion", "istiod": "istioVersion", "gateway": "istioVersion", "prometheus": "prometheusVersion",
-    "grafana": "grafanaVersion", "flagger": "flaggerVersion", "loadtester": "loadtesterVersion",
+    "base": "istioVersion",
+    "istiod": "istioVersion",
+    "gateway": "istioVersion",
+    "prometheus": "prometheusVersion",
+    "grafana": "grafanaVersion",
+    "flagger": "flaggerVersion",
+    "loadtester": "loadtesterVersion",
 }
 
 

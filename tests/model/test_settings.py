@@ -52,10 +52,13 @@ def test_dev_and_local_stack_files_load():
     assert local.platform.gateway_service_type == "NodePort"
 
 
-@pytest.mark.parametrize("weights, problem", [
-    ({"ga": 95, "canary": 10}, "sum to 100"),
-    ({"ga": 101, "canary": -1}, "less than or equal to 100"),
-])
+@pytest.mark.parametrize(
+    "weights, problem",
+    [
+        ({"ga": 95, "canary": 10}, "sum to 100"),
+        ({"ga": 101, "canary": -1}, "less than or equal to 100"),
+    ],
+)
 def test_weights_must_be_0_to_100_and_sum_to_100(dev, weights, problem):
     problems = rejected(edit(dev, APPS, "podinfo.weights", weights))
     assert any(problem in msg for path, msg in problems.items() if path.startswith("apps.podinfo.weights"))
@@ -96,10 +99,13 @@ def test_chart_versions_are_exact(dev, version):
     assert "exact chart version" in problems["platform.istioVersion"]
 
 
-@pytest.mark.parametrize("key, path, value, where", [
-    (CLUSTER, "name", "Istio_Canary", "cluster.name"),
-    (APPS, "podinfo.namespace", "Test", "apps.podinfo.namespace"),
-])
+@pytest.mark.parametrize(
+    "key, path, value, where",
+    [
+        (CLUSTER, "name", "Istio_Canary", "cluster.name"),
+        (APPS, "podinfo.namespace", "Test", "apps.podinfo.namespace"),
+    ],
+)
 def test_names_and_namespaces_are_dns_labels(dev, key, path, value, where):
     assert "DNS-1123 label" in rejected(edit(dev, key, path, value))[where]
 
@@ -117,7 +123,10 @@ def test_hosts_are_dns_names_or_star(dev, host):
 
 @pytest.mark.parametrize("interval", ["15", "15 s", "1 minute", "1d"])
 def test_durations_need_a_unit(dev, interval):
-    assert "is not a duration" in rejected(edit(dev, APPS, "backend.analysis.interval", interval))["apps.backend.analysis.interval"]
+    assert (
+        "is not a duration"
+        in rejected(edit(dev, APPS, "backend.analysis.interval", interval))["apps.backend.analysis.interval"]
+    )
 
 
 def test_step_weight_is_at_most_max_weight(dev):
@@ -146,7 +155,9 @@ def test_min_nodes_at_most_max_nodes(dev):
 
 @pytest.mark.parametrize("cidr", ["203.0.113.0/33", "203.0.113.1/24", "somewhere"])
 def test_cidrs_are_valid(dev, cidr):
-    assert "CIDR" in rejected(edit(dev, CLUSTER, "masterAuthorizedNetworks", [cidr]))["cluster.masterAuthorizedNetworks.0"]
+    assert (
+        "CIDR" in rejected(edit(dev, CLUSTER, "masterAuthorizedNetworks", [cidr]))["cluster.masterAuthorizedNetworks.0"]
+    )
 
 
 def test_gke_needs_a_project_and_a_location(dev):
@@ -160,11 +171,14 @@ def test_a_location_outside_the_region_is_rejected(dev):
     assert "outside gcp:region" in rejected(edit(dev, CLUSTER, "location", "us-central1-a"))["cluster.location"]
 
 
-@pytest.mark.parametrize("key, path, where", [
-    (APPS, "podinfo.weigths", "apps.podinfo.weigths"),
-    (CLUSTER, "machinetype", "cluster.machinetype"),
-    (APPS, "podinfo.ga.replica", "apps.podinfo.ga.replica"),
-])
+@pytest.mark.parametrize(
+    "key, path, where",
+    [
+        (APPS, "podinfo.weigths", "apps.podinfo.weigths"),
+        (CLUSTER, "machinetype", "cluster.machinetype"),
+        (APPS, "podinfo.ga.replica", "apps.podinfo.ga.replica"),
+    ],
+)
 def test_unknown_keys_are_errors(dev, key, path, where):
     problems = rejected(edit(dev, key, path, 1))
     assert problems[where].startswith("unknown key; allowed:")
@@ -176,7 +190,9 @@ def test_an_unknown_top_level_key_is_an_error(dev):
 
 
 def test_unknown_strategy_lists_the_allowed_ones(dev):
-    assert "weighted | canary | ab" in rejected(edit(dev, APPS, "podinfo.strategy", "bluegreen"))["apps.podinfo.strategy"]
+    assert (
+        "weighted | canary | ab" in rejected(edit(dev, APPS, "podinfo.strategy", "bluegreen"))["apps.podinfo.strategy"]
+    )
 
 
 def test_the_slack_webhook_must_be_a_secret(dev):
@@ -201,7 +217,10 @@ def test_two_apps_cannot_route_the_same_host(dev):
 
 
 def test_apps_cannot_live_in_platform_namespaces(dev):
-    assert "reserved for the platform" in rejected(edit(dev, APPS, "backend.namespace", "istio-system"))["apps.backend.namespace"]
+    assert (
+        "reserved for the platform"
+        in rejected(edit(dev, APPS, "backend.namespace", "istio-system"))["apps.backend.namespace"]
+    )
 
 
 def test_every_problem_is_reported_at_once(dev):

@@ -52,6 +52,7 @@ def _weights(ga, canary):
     def mutate(plan):
         route = find(plan, "podinfo", "VirtualService")["inputs"]["spec"]["http"][0]["route"]
         route[0]["weight"], route[1]["weight"] = ga, canary
+
     return mutate
 
 
@@ -60,11 +61,13 @@ def _drop_dependencies(name: str, kind: str, *targets: tuple[str, str]):
         gone = {find(plan, n, k)["urn"] for n, k in targets}
         resource = find(plan, name, kind)
         resource["dependencies"] = [d for d in resource["dependencies"] if d not in gone]
+
     return mutate
 
 
 def _add_backend_routing(kind: str):
     """Our own VirtualService/DestinationRule for `backend`, which a Canary manages."""
+
     def mutate(plan):
         clone = added_copy(plan, "podinfo", kind, "backend-routing")
         clone["inputs"]["metadata"] = {"name": "backend", "namespace": "prod"}
@@ -72,19 +75,24 @@ def _add_backend_routing(kind: str):
             clone["inputs"]["spec"]["hosts"] = ["backend"]
             clone["inputs"]["spec"]["http"] = [{"route": [{"destination": {"host": "backend.prod.svc.cluster.local"}}]}]
         else:
-            clone["inputs"]["spec"] = {"host": "backend.prod.svc.cluster.local",
-                                       "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}
+            clone["inputs"]["spec"] = {
+                "host": "backend.prod.svc.cluster.local",
+                "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+            }
+
     return mutate
 
 
 def _set(name: str, kind: str, path: str, value):
     """Set `inputs.<path>` (dots; `[i]` for list items) of one resource."""
+
     def mutate(plan):
         target = find(plan, name, kind)["inputs"]
         keys = [int(k[1:-1]) if k.startswith("[") else k for k in path.replace("[", ".[").split(".")]
         for key in keys[:-1]:
             target = target[key]
         target[keys[-1]] = value
+
     return mutate
 
 
@@ -92,6 +100,7 @@ def _also(*mutations):
     def mutate(plan):
         for m in mutations:
             m(plan)
+
     return mutate
 
 
@@ -100,76 +109,204 @@ MUTATIONS: list[tuple[str, str, Callable[[dict], None], tuple[str, str]]] = [
     ("virtualservice-weights", "weights 95/10", _weights(95, 10), ("podinfo", "VirtualService")),
     ("virtualservice-weights", "weights 110/-10", _weights(110, -10), ("podinfo", "VirtualService")),
     ("virtualservice-weights", "weight as a string", _weights("90", 10), ("podinfo", "VirtualService")),
-    ("pinned-images", "image :latest",
-     _set("podinfo-ga", "Deployment", "spec.template.spec.containers[0].image", "ghcr.io/stefanprodan/podinfo:latest"),
-     ("podinfo-ga", "Deployment")),
-    ("pinned-images", "image without a tag",
-     _set("podinfo-loadtest", "Deployment", "spec.template.spec.containers[0].image", "ghcr.io/fluxcd/flagger-loadtester"),
-     ("podinfo-loadtest", "Deployment")),
-    ("pinned-images", "chart value image.tag latest",
-     _set("flagger-loadtester-prod", "Release", "values.image", {"tag": "latest"}), ("flagger-loadtester-prod", "Release")),
+    (
+        "pinned-images",
+        "image :latest",
+        _set(
+            "podinfo-ga", "Deployment", "spec.template.spec.containers[0].image", "ghcr.io/stefanprodan/podinfo:latest"
+        ),
+        ("podinfo-ga", "Deployment"),
+    ),
+    (
+        "pinned-images",
+        "image without a tag",
+        _set(
+            "podinfo-loadtest",
+            "Deployment",
+            "spec.template.spec.containers[0].image",
+            "ghcr.io/fluxcd/flagger-loadtester",
+        ),
+        ("podinfo-loadtest", "Deployment"),
+    ),
+    (
+        "pinned-images",
+        "chart value image.tag latest",
+        _set("flagger-loadtester-prod", "Release", "values.image", {"tag": "latest"}),
+        ("flagger-loadtester-prod", "Release"),
+    ),
     ("pinned-charts", "version range", _set("istiod", "Release", "version", "~1.30.3"), ("istiod", "Release")),
-    ("pinned-charts", "http repository",
-     _set("prometheus", "Release", "repositoryOpts.repo", "http://prometheus-community.github.io/helm-charts"),
-     ("prometheus", "Release")),
-    ("workload-resources", "no memory request",
-     _set("podinfo-canary", "Deployment", "spec.template.spec.containers[0].resources.requests", {"cpu": "100m"}),
-     ("podinfo-canary", "Deployment")),
-    ("workload-resources", "no memory limit",
-     _set("backend", "Deployment", "spec.template.spec.containers[0].resources.limits", {}), ("backend", "Deployment")),
-    ("workload-security", "runs as root",
-     _set("frontend", "Deployment", "spec.template.spec.containers[0].securityContext",
-          {"runAsNonRoot": False, "runAsUser": 0, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True}),
-     ("frontend", "Deployment")),
-    ("workload-security", "privilege escalation allowed",
-     _set("podinfo-ga", "Deployment", "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation", True),
-     ("podinfo-ga", "Deployment")),
-    ("sidecar-injection", "injection disabled",
-     _set("prod", "Namespace", "metadata.labels", {"istio-injection": "disabled"}), ("prod", "Namespace")),
-    ("sidecar-injection", "workload in an undeclared namespace",
-     _set("podinfo-loadtest", "Deployment", "metadata.namespace", "loadtest"), ("podinfo-loadtest", "Deployment")),
-    ("gke-hardening", "client certificate issued",
-     _set("cluster", "Cluster", "masterAuth.clientCertificateConfig.issueClientCertificate", True), ("cluster", "Cluster")),
-    ("gke-hardening", "no Workload Identity", _set("cluster", "Cluster", "workloadIdentityConfig", {}), ("cluster", "Cluster")),
-    ("gke-hardening", "default compute service account",
-     _set("cluster-pool", "NodePool", "nodeConfig.serviceAccount", "default"), ("cluster-pool", "NodePool")),
-    ("gke-hardening", "auto-repair off",
-     _set("cluster-pool", "NodePool", "management.autoRepair", False), ("cluster-pool", "NodePool")),
-    ("routing-consistency", "route to an undeclared subset",
-     _set("podinfo", "VirtualService", "spec.http[0].route[1].destination.subset", "canary2"), ("podinfo", "VirtualService")),
-    ("routing-consistency", "subset labels no pod carries",
-     _set("podinfo", "DestinationRule", "spec.subsets[1].labels", {"track": "beta"}), ("podinfo", "DestinationRule")),
-    ("gateway-selector", "selector istio: ingressgateway",
-     _set("public-gateway", "Gateway", "spec.selector", {"istio": "ingressgateway"}), ("public-gateway", "Gateway")),
+    (
+        "pinned-charts",
+        "http repository",
+        _set("prometheus", "Release", "repositoryOpts.repo", "http://prometheus-community.github.io/helm-charts"),
+        ("prometheus", "Release"),
+    ),
+    (
+        "workload-resources",
+        "no memory request",
+        _set("podinfo-canary", "Deployment", "spec.template.spec.containers[0].resources.requests", {"cpu": "100m"}),
+        ("podinfo-canary", "Deployment"),
+    ),
+    (
+        "workload-resources",
+        "no memory limit",
+        _set("backend", "Deployment", "spec.template.spec.containers[0].resources.limits", {}),
+        ("backend", "Deployment"),
+    ),
+    (
+        "workload-security",
+        "runs as root",
+        _set(
+            "frontend",
+            "Deployment",
+            "spec.template.spec.containers[0].securityContext",
+            {"runAsNonRoot": False, "runAsUser": 0, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+        ),
+        ("frontend", "Deployment"),
+    ),
+    (
+        "workload-security",
+        "privilege escalation allowed",
+        _set(
+            "podinfo-ga",
+            "Deployment",
+            "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation",
+            True,
+        ),
+        ("podinfo-ga", "Deployment"),
+    ),
+    (
+        "sidecar-injection",
+        "injection disabled",
+        _set("prod", "Namespace", "metadata.labels", {"istio-injection": "disabled"}),
+        ("prod", "Namespace"),
+    ),
+    (
+        "sidecar-injection",
+        "workload in an undeclared namespace",
+        _set("podinfo-loadtest", "Deployment", "metadata.namespace", "loadtest"),
+        ("podinfo-loadtest", "Deployment"),
+    ),
+    (
+        "gke-hardening",
+        "client certificate issued",
+        _set("cluster", "Cluster", "masterAuth.clientCertificateConfig.issueClientCertificate", True),
+        ("cluster", "Cluster"),
+    ),
+    (
+        "gke-hardening",
+        "no Workload Identity",
+        _set("cluster", "Cluster", "workloadIdentityConfig", {}),
+        ("cluster", "Cluster"),
+    ),
+    (
+        "gke-hardening",
+        "default compute service account",
+        _set("cluster-pool", "NodePool", "nodeConfig.serviceAccount", "default"),
+        ("cluster-pool", "NodePool"),
+    ),
+    (
+        "gke-hardening",
+        "auto-repair off",
+        _set("cluster-pool", "NodePool", "management.autoRepair", False),
+        ("cluster-pool", "NodePool"),
+    ),
+    (
+        "routing-consistency",
+        "route to an undeclared subset",
+        _set("podinfo", "VirtualService", "spec.http[0].route[1].destination.subset", "canary2"),
+        ("podinfo", "VirtualService"),
+    ),
+    (
+        "routing-consistency",
+        "subset labels no pod carries",
+        _set("podinfo", "DestinationRule", "spec.subsets[1].labels", {"track": "beta"}),
+        ("podinfo", "DestinationRule"),
+    ),
+    (
+        "gateway-selector",
+        "selector istio: ingressgateway",
+        _set("public-gateway", "Gateway", "spec.selector", {"istio": "ingressgateway"}),
+        ("public-gateway", "Gateway"),
+    ),
     # Without `labels.istio`, the chart labels the pods of release `istio-ingress` istio: ingress.
-    ("gateway-selector", "gateway release renamed, label from its name",
-     _also(_set("istio-gateway", "Release", "values.labels", {}), _set("istio-gateway", "Release", "name", "istio-ingress")),
-     ("public-gateway", "Gateway")),
+    (
+        "gateway-selector",
+        "gateway release renamed, label from its name",
+        _also(
+            _set("istio-gateway", "Release", "values.labels", {}),
+            _set("istio-gateway", "Release", "name", "istio-ingress"),
+        ),
+        ("public-gateway", "Gateway"),
+    ),
     # The Deployment names its namespace as a plain string, so it no longer waits for the
     # Namespace, which is what waits for istiod.
-    ("workloads-wait-for-istiod", "Deployment without a path to istiod",
-     _drop_dependencies("podinfo-ga", "Deployment", ("test", "Namespace")), ("podinfo-ga", "Deployment")),
-    ("workloads-wait-for-istiod", "load tester without depends_on istiod",
-     _drop_dependencies("flagger-loadtester-prod", "Release", ("istiod", "Release"), ("prod", "Namespace")),
-     ("flagger-loadtester-prod", "Release")),
-    ("workloads-wait-for-istiod", "gateway before istiod",
-     _drop_dependencies("istio-gateway", "Release", ("istiod", "Release")), ("istio-gateway", "Release")),
-    ("flagger-owns-routing", "our VirtualService for a canaried service",
-     _add_backend_routing("VirtualService"), ("backend-routing", "VirtualService")),
-    ("flagger-owns-routing", "our DestinationRule for a canaried service",
-     _add_backend_routing("DestinationRule"), ("backend-routing", "DestinationRule")),
-    ("flagger-owns-routing", "replicas on the target Deployment",
-     _set("backend", "Deployment", "spec.replicas", 2), ("backend", "Deployment")),
-    ("flagger-metrics-server", "Flagger's chart default",
-     _set("flagger", "Release", "values.metricsServer", "http://prometheus:9090"), ("flagger", "Release")),
-    ("flagger-metrics-server", "MetricTemplate at another Prometheus",
-     _set("metric-template-error-rate", "MetricTemplate", "spec.provider.address", "http://prometheus.istio-system:9090"),
-     ("metric-template-error-rate", "MetricTemplate")),
-    ("secrets-are-secret", "Grafana password in Helm values",
-     _set("grafana", "Release", "values.adminPassword", "admin"), ("grafana", "Release")),
+    (
+        "workloads-wait-for-istiod",
+        "Deployment without a path to istiod",
+        _drop_dependencies("podinfo-ga", "Deployment", ("test", "Namespace")),
+        ("podinfo-ga", "Deployment"),
+    ),
+    (
+        "workloads-wait-for-istiod",
+        "load tester without depends_on istiod",
+        _drop_dependencies("flagger-loadtester-prod", "Release", ("istiod", "Release"), ("prod", "Namespace")),
+        ("flagger-loadtester-prod", "Release"),
+    ),
+    (
+        "workloads-wait-for-istiod",
+        "gateway before istiod",
+        _drop_dependencies("istio-gateway", "Release", ("istiod", "Release")),
+        ("istio-gateway", "Release"),
+    ),
+    (
+        "flagger-owns-routing",
+        "our VirtualService for a canaried service",
+        _add_backend_routing("VirtualService"),
+        ("backend-routing", "VirtualService"),
+    ),
+    (
+        "flagger-owns-routing",
+        "our DestinationRule for a canaried service",
+        _add_backend_routing("DestinationRule"),
+        ("backend-routing", "DestinationRule"),
+    ),
+    (
+        "flagger-owns-routing",
+        "replicas on the target Deployment",
+        _set("backend", "Deployment", "spec.replicas", 2),
+        ("backend", "Deployment"),
+    ),
+    (
+        "flagger-metrics-server",
+        "Flagger's chart default",
+        _set("flagger", "Release", "values.metricsServer", "http://prometheus:9090"),
+        ("flagger", "Release"),
+    ),
+    (
+        "flagger-metrics-server",
+        "MetricTemplate at another Prometheus",
+        _set(
+            "metric-template-error-rate",
+            "MetricTemplate",
+            "spec.provider.address",
+            "http://prometheus.istio-system:9090",
+        ),
+        ("metric-template-error-rate", "MetricTemplate"),
+    ),
+    (
+        "secrets-are-secret",
+        "Grafana password in Helm values",
+        _set("grafana", "Release", "values.adminPassword", "admin"),
+        ("grafana", "Release"),
+    ),
     # Even a Pulumi secret is reported inline: CrossGuard hands it to policies in plain text.
-    ("secrets-are-secret", "Slack webhook as an env value",
-     _set("flagger", "Release", "values.env", [{"name": "SLACK_URL", "value": "[secret]"}]), ("flagger", "Release")),
+    (
+        "secrets-are-secret",
+        "Slack webhook as an env value",
+        _set("flagger", "Release", "values.env", [{"name": "SLACK_URL", "value": "[secret]"}]),
+        ("flagger", "Release"),
+    ),
 ]
 
 
@@ -207,23 +344,49 @@ def test_fractional_weights_are_rejected_even_when_they_sum_to_100(dev):
 
 # --- the dependency path of workloads-wait-for-istiod, on a hand-built plan ---------------
 
-def _resource(name: str, type_: str, inputs: dict | None = None, parent: str | None = None,
-              dependencies: tuple[str, ...] = ()) -> dict:
-    return {"urn": f"urn:pulumi:dev::p::{type_}::{name}", "type": type_, "name": name, "parent": parent,
-            "provider": None, "dependencies": list(dependencies), "inputs": inputs or {}}
+
+def _resource(
+    name: str, type_: str, inputs: dict | None = None, parent: str | None = None, dependencies: tuple[str, ...] = ()
+) -> dict:
+    return {
+        "urn": f"urn:pulumi:dev::p::{type_}::{name}",
+        "type": type_,
+        "name": name,
+        "parent": parent,
+        "provider": None,
+        "dependencies": list(dependencies),
+        "inputs": inputs or {},
+    }
 
 
 def _deployment(name: str, namespace: str, parent: str | None = None, dependencies: tuple[str, ...] = ()) -> dict:
-    return _resource(name, "kubernetes:apps/v1:Deployment", {
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "a:1"}]}}},
-    }, parent, dependencies)
+    return _resource(
+        name,
+        "kubernetes:apps/v1:Deployment",
+        {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "app", "image": "a:1"}]},
+                }
+            },
+        },
+        parent,
+        dependencies,
+    )
 
 
 def test_workloads_wait_for_istiod_through_dependencies_namespaces_and_parents():
-    istiod = _resource("istiod", "kubernetes:helm.sh/v3:Release", {"name": "istiod", "chart": "istiod", "namespace": "istio-system"})
-    ns = _resource("apps", "kubernetes:core/v1:Namespace",
-                   {"metadata": {"name": "apps", "labels": {"istio-injection": "enabled"}}}, dependencies=(istiod["urn"],))
+    istiod = _resource(
+        "istiod", "kubernetes:helm.sh/v3:Release", {"name": "istiod", "chart": "istiod", "namespace": "istio-system"}
+    )
+    ns = _resource(
+        "apps",
+        "kubernetes:core/v1:Namespace",
+        {"metadata": {"name": "apps", "labels": {"istio-injection": "enabled"}}},
+        dependencies=(istiod["urn"],),
+    )
     waiting_component = _resource("waits", "my:index:Component", dependencies=(istiod["urn"],))
     free_component = _resource("free", "my:index:Component")
     direct = _deployment("direct", "apps", dependencies=(istiod["urn"],))
@@ -245,16 +408,25 @@ def test_istiod_that_skips_await_does_not_count_as_a_wait():
 def test_values_unknown_in_a_preview_do_not_stop_the_other_checks():
     # A first real preview cannot know outputs of resources not yet created: a new service
     # account's email, a namespace name taken from an output. What is known is still judged.
-    pool = _resource("pool", "gcp:container/nodePool:NodePool", {
-        "management": {"autoRepair": False}, "nodeConfig": {"serviceAccount": "[unknown]"}})
+    pool = _resource(
+        "pool",
+        "gcp:container/nodePool:NodePool",
+        {"management": {"autoRepair": False}, "nodeConfig": {"serviceAccount": "[unknown]"}},
+    )
     deployment = _deployment("app", "[unknown]")
     deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"] = "app:latest"
-    gateway = _resource("gw", "kubernetes:networking.istio.io/v1:Gateway", {
-        "metadata": {"name": "gw", "namespace": "[unknown]"}, "spec": {"selector": {"istio": "ingressgateway"}}})
+    gateway = _resource(
+        "gw",
+        "kubernetes:networking.istio.io/v1:Gateway",
+        {"metadata": {"name": "gw", "namespace": "[unknown]"}, "spec": {"selector": {"istio": "ingressgateway"}}},
+    )
     rules_run = [BY_NAME[name] for name in ("gke-hardening", "pinned-images", "sidecar-injection", "gateway-selector")]
     violations = policy.evaluate({"resources": [pool, deployment, gateway]}, rules_run)
     assert [(v["policy"], v["urn"]) for v in violations] == [
-        ("gke-hardening", pool["urn"]), ("pinned-images", deployment["urn"]), ("gateway-selector", gateway["urn"])]
+        ("gke-hardening", pool["urn"]),
+        ("pinned-images", deployment["urn"]),
+        ("gateway-selector", gateway["urn"]),
+    ]
 
 
 def test_replicas_that_a_controller_sets_on_the_live_deployment_are_not_the_programs(dev):
@@ -265,27 +437,38 @@ def test_replicas_that_a_controller_sets_on_the_live_deployment_are_not_the_prog
         backend = find(plan, "backend", "Deployment")["inputs"]
         backend["spec"]["replicas"] = 0
         backend["status"] = {"replicas": 0}
-        backend["metadata"]["managedFields"] = [{"manager": manager, "operation": "Update",
-                                                 "fieldsV1": {"f:spec": {"f:replicas": {}}}}]
+        backend["metadata"]["managedFields"] = [
+            {"manager": manager, "operation": "Update", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
+        ]
         return plan
 
     rule = [BY_NAME["flagger-owns-routing"]]
     assert policy.evaluate(live("kube-controller-manager"), rule) == []
     assert [v["urn"] for v in policy.evaluate(live("pulumi-kubernetes-7f3a9c1e"), rule)] == [
-        find(dev, "backend", "Deployment")["urn"]]
+        find(dev, "backend", "Deployment")["urn"]
+    ]
 
 
 # --- the pack ------------------------------------------------------------------------------
 
+
 def test_pack_holds_every_policy_of_rules_and_names_are_unique():
     tree = ast.parse((POLICIES_DIR / "__main__.py").read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "rules"
-                for alias in node.names}
-    [pack] = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "PolicyPack"]
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "rules"
+        for alias in node.names
+    }
+    [pack] = [
+        node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "PolicyPack"
+    ]
     passed = {kw.arg: kw.value for kw in pack.keywords}
     assert isinstance(passed["policies"], ast.Name) and passed["policies"].id == "POLICIES" and "POLICIES" in imported
 
-    defined = [v for v in vars(rules).values() if isinstance(v, (rules.ResourceValidationPolicy, rules.StackValidationPolicy))]
+    defined = [
+        v for v in vars(rules).values() if isinstance(v, (rules.ResourceValidationPolicy, rules.StackValidationPolicy))
+    ]
     assert {id(p) for p in defined} == {id(p) for p in rules.POLICIES}
     names = [p.name for p in rules.POLICIES]
     assert len(names) == len(set(names)) == 13
@@ -313,9 +496,15 @@ def test_pack_project_pins_what_the_program_pins():
 
 # --- python -m delivery policy --plan --------------------------------------------------------
 
+
 def run_policy(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "delivery", "policy", *args], cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "delivery", "policy", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def write_plan(tmp_path: Path, plan: dict) -> Path:
@@ -329,24 +518,32 @@ def test_policy_command_exits_1_and_prints_rule_urn_and_fix_on_a_mandatory_viola
     _weights(95, 10)(plan)
     result = run_policy("--plan", str(write_plan(tmp_path, plan)))
     assert result.returncode == 1, result.stderr
-    assert "mandatory  virtualservice-weights: VirtualService test/podinfo http[0]: weights [95, 10] sum to 105" in result.stdout
+    assert (
+        "mandatory  virtualservice-weights: VirtualService test/podinfo http[0]: weights [95, 10] sum to 105"
+        in result.stdout
+    )
     assert f"urn: {find(plan, 'podinfo', 'VirtualService')['urn']}" in result.stdout
     assert f"fix: {BY_NAME['virtualservice-weights'].description}" in result.stdout
 
 
 def test_policy_command_exits_0_with_only_advisory_violations(dev, tmp_path):
     plan = copy.deepcopy(dev)
-    _set("podinfo-ga", "Deployment", "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem", False)(plan)
+    _set("podinfo-ga", "Deployment", "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem", False)(
+        plan
+    )
     result = run_policy("--plan", str(write_plan(tmp_path, plan)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "advisory  workload-security" in result.stdout and "1 violation(s), 0 mandatory" in result.stdout
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no such file"),
-    ("{not json", "is not JSON"),
-    ('{"resources": [{"urn": "u"}]}', "resources[0].type is missing"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("{not json", "is not JSON"),
+        ('{"resources": [{"urn": "u"}]}', "resources[0].type is missing"),
+    ],
+)
 def test_policy_command_rejects_a_bad_plan_with_exit_2(tmp_path, content, message):
     path = tmp_path / "plan.json"
     if content is not None:
@@ -377,8 +574,13 @@ def analyzer():
     grpc = pytest.importorskip("grpc")
     from pulumi.runtime.proto import analyzer_pb2_grpc
 
-    proc = subprocess.Popen([sys.executable, "-u", "-c", "import runpy; runpy.run_path('policies', run_name='__main__')"],
-                            cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-c", "import runpy; runpy.run_path('policies', run_name='__main__')"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = proc.stdout.readline().strip()
         assert port.isdigit(), proc.stderr.read() if proc.poll() is not None else port
@@ -401,12 +603,18 @@ def crossguard_violations(stub, plan: dict) -> set[tuple[str, str, str, str]]:
 
     def provider(r: dict):
         p = by_urn.get(r.get("provider") or "")
-        return analyzer_pb2.AnalyzerProviderResource(type=p["type"], properties=struct(p["inputs"]), urn=p["urn"],
-                                                     name=p["name"]) if p else None
+        return (
+            analyzer_pb2.AnalyzerProviderResource(
+                type=p["type"], properties=struct(p["inputs"]), urn=p["urn"], name=p["name"]
+            )
+            if p
+            else None
+        )
 
     def options(r: dict):
-        return analyzer_pb2.AnalyzerResourceOptions(parent=r.get("parent") or "",
-                                                    additionalSecretOutputs=r.get("additionalSecretOutputs") or [])
+        return analyzer_pb2.AnalyzerResourceOptions(
+            parent=r.get("parent") or "", additionalSecretOutputs=r.get("additionalSecretOutputs") or []
+        )
 
     found = set()
 
@@ -417,13 +625,39 @@ def crossguard_violations(stub, plan: dict) -> set[tuple[str, str, str, str]]:
 
     for r in plan["resources"]:
         if not r.get("read"):
-            collect(stub.Analyze(analyzer_pb2.AnalyzeRequest(
-                type=r["type"], properties=struct(r["inputs"]), urn=r["urn"], name=r["name"], options=options(r),
-                provider=provider(r))), r["urn"])
-    collect(stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(
-        type=r["type"], properties=struct(r["inputs"]), urn=r["urn"], name=r["name"], options=options(r),
-        provider=provider(r), parent=r.get("parent") or "", dependencies=r.get("dependencies") or [])
-        for r in plan["resources"]])), "")
+            collect(
+                stub.Analyze(
+                    analyzer_pb2.AnalyzeRequest(
+                        type=r["type"],
+                        properties=struct(r["inputs"]),
+                        urn=r["urn"],
+                        name=r["name"],
+                        options=options(r),
+                        provider=provider(r),
+                    )
+                ),
+                r["urn"],
+            )
+    collect(
+        stub.AnalyzeStack(
+            analyzer_pb2.AnalyzeStackRequest(
+                resources=[
+                    analyzer_pb2.AnalyzerResource(
+                        type=r["type"],
+                        properties=struct(r["inputs"]),
+                        urn=r["urn"],
+                        name=r["name"],
+                        options=options(r),
+                        provider=provider(r),
+                        parent=r.get("parent") or "",
+                        dependencies=r.get("dependencies") or [],
+                    )
+                    for r in plan["resources"]
+                ]
+            )
+        ),
+        "",
+    )
     return found
 
 
@@ -434,8 +668,10 @@ def test_pack_serves_every_rule_with_its_enforcement_level(analyzer):
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == rules.PACK_NAME
     served = {p.name: p.enforcementLevel for p in info.policies}
-    assert served == {p.name: (analyzer_pb2.ADVISORY if p.enforcement_level == rules.ADVISORY else analyzer_pb2.MANDATORY)
-                      for p in rules.POLICIES}
+    assert served == {
+        p.name: (analyzer_pb2.ADVISORY if p.enforcement_level == rules.ADVISORY else analyzer_pb2.MANDATORY)
+        for p in rules.POLICIES
+    }
 
 
 def test_crossguard_and_the_offline_runner_report_the_same_violations(analyzer, dev):

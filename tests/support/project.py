@@ -15,8 +15,8 @@ PROGRAM = ("__main__.py", "Pulumi.yaml", "model", "components", "delivery", "pol
 # The dev stack's podinfo, pinned to a known starting point so a release PR that moves the real
 # file's weights or tags does not break these tests (the rest of the file is taken as it is).
 PODINFO = {
-    "ga": "ga: {tag: 6.13.0, track: \"6.13.x\", replicas: 2}",
-    "canary": "canary: {tag: 6.14.1, track: \"6.14.x\", replicas: 1}",
+    "ga": 'ga: {tag: 6.13.0, track: "6.13.x", replicas: 2}',
+    "canary": 'canary: {tag: 6.14.1, track: "6.14.x", replicas: 1}',
     "weights": "weights: {ga: 90, canary: 10}",
 }
 
@@ -30,5 +30,10 @@ def pin(text: str, key: str, line: str) -> str:
 
 def git(repo: Path, *args: str) -> str:
     """Run git in `repo` as a fixed test identity; its stdout. Fails the test on a git error."""
-    return subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout

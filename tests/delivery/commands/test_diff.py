@@ -46,7 +46,9 @@ def repo(tmp_path_factory) -> Path:
     edited = edited.replace(OLD_SECRET, NEW_SECRET)
     assert edited.count("ga: 80") == 1 and NEW_SECRET in edited
     (root / "Pulumi.dev.yaml").write_text(edited)
-    (root / "Pulumi.broken.yaml").write_text(dev.replace("weights: {ga: 90, canary: 10}", "weights: {ga: 90, canary: 20}"))
+    (root / "Pulumi.broken.yaml").write_text(
+        dev.replace("weights: {ga: 90, canary: 10}", "weights: {ga: 90, canary: 20}")
+    )
     (root / "Pulumi.new.yaml").write_text(dev)
     return root
 
@@ -93,7 +95,9 @@ def test_diff_of_an_invalid_edit_names_the_config_key(repo):
 
 
 def test_diff_help_says_the_program_code_comes_from_the_work_tree(repo):
-    done = subprocess.run([sys.executable, "-m", "delivery", "diff", "--help"], cwd=repo, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "delivery", "diff", "--help"], cwd=repo, capture_output=True, text=True
+    )
     assert "program code of the work tree" in " ".join(done.stdout.split())
 
 

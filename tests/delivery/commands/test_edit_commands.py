@@ -58,6 +58,7 @@ def changed(original: str, *replacements: tuple[str, str]) -> str:
 
 # --- the round trip ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack_file", sorted(p.name for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
 def test_real_stack_files_survive_an_edit_that_changes_nothing(stack_file, tmp_path):
     path = tmp_path / stack_file
@@ -70,14 +71,17 @@ def test_real_stack_files_survive_an_edit_that_changes_nothing(stack_file, tmp_p
 EXISTING = "  istio-canary:cluster: {provider: existing}\n"
 
 
-@pytest.mark.parametrize("text", [
-    "---\nconfig:\n" + EXISTING + "  istio-canary:delivery: {maxWeightStep: 20}\n",
-    # 4-space indent, no final newline
-    "config:\n    istio-canary:cluster: {provider: existing}\n    istio-canary:delivery:\n        maxWeightStep: 20",
-    "config:\n" + EXISTING + "  istio-canary:apps:\n    web:\n      namespace: web\n      strategy: canary\n"
-    "      image: ghcr.io/stefanprodan/podinfo\n      tag: 6.13.0\n      hosts:\n      - web.example.com\n"
-    "  istio-canary:delivery:\n    maxWeightStep: 20\n",  # the Pulumi CLI's unindented lists
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "---\nconfig:\n" + EXISTING + "  istio-canary:delivery: {maxWeightStep: 20}\n",
+        # 4-space indent, no final newline
+        "config:\n    istio-canary:cluster: {provider: existing}\n    istio-canary:delivery:\n        maxWeightStep: 20",
+        "config:\n" + EXISTING + "  istio-canary:apps:\n    web:\n      namespace: web\n      strategy: canary\n"
+        "      image: ghcr.io/stefanprodan/podinfo\n      tag: 6.13.0\n      hosts:\n      - web.example.com\n"
+        "  istio-canary:delivery:\n    maxWeightStep: 20\n",  # the Pulumi CLI's unindented lists
+    ],
+)
 def test_other_layouts_keep_their_style_through_an_edit(tmp_path, text):
     path = tmp_path / "Pulumi.x.yaml"
     path.write_text(text)
@@ -120,6 +124,7 @@ def test_a_write_replaces_the_file_and_keeps_its_mode(project):
 
 # --- promote -------------------------------------------------------------------------------
 
+
 def test_promote_sets_both_weights_and_nothing_else(project, delivery):
     before = dev(project)
     code, out, _ = delivery("promote", "--stack", "dev", "podinfo", "--canary", "60")
@@ -144,12 +149,15 @@ def test_promote_refuses_flagger_apps_naming_the_strategy(project, delivery):
     assert dev(project) == before
 
 
-@pytest.mark.parametrize("args, message", [
-    (("promote", "--stack", "dev", "nope", "--canary", "20"), "no app 'nope'"),
-    (("promote", "--stack", "prod", "podinfo", "--canary", "20"), "no stack file Pulumi.prod.yaml"),
-    (("rollback", "--stack", "dev", "frontend"), "apps.frontend has strategy 'ab'"),
-    (("finalize", "--stack", "dev", "nope"), "no app 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("promote", "--stack", "dev", "nope", "--canary", "20"), "no app 'nope'"),
+        (("promote", "--stack", "prod", "podinfo", "--canary", "20"), "no stack file Pulumi.prod.yaml"),
+        (("rollback", "--stack", "dev", "frontend"), "apps.frontend has strategy 'ab'"),
+        (("finalize", "--stack", "dev", "nope"), "no app 'nope'"),
+    ],
+)
 def test_bad_input_exits_2_with_a_message_and_no_edit(project, delivery, args, message):
     before = dev(project)
     code, _, err = delivery(*args)
@@ -199,8 +207,18 @@ def test_promote_behind_a_passing_gate_edits(project, delivery, monkeypatch):
     calls: list = []
     _fake_gate(monkeypatch, True, calls)
     before = dev(project)
-    code, _, _ = delivery("promote", "--stack", "dev", "podinfo", "--canary", "50",
-                          "--prometheus", "http://127.0.0.1:9/", "--window", "10m")
+    code, _, _ = delivery(
+        "promote",
+        "--stack",
+        "dev",
+        "podinfo",
+        "--canary",
+        "50",
+        "--prometheus",
+        "http://127.0.0.1:9/",
+        "--window",
+        "10m",
+    )
     assert code == 0 and calls[0][2] == "10m"
     assert dev(project) == changed(before, ("weights: {ga: 90, canary: 10}", "weights: {ga: 50, canary: 50}"))
 
@@ -216,11 +234,14 @@ def test_promote_with_an_unreachable_prometheus_exits_3_and_leaves_the_file(proj
 def test_lowering_the_canary_does_not_wait_for_the_gate(project, delivery, monkeypatch):
     calls: list = []
     _fake_gate(monkeypatch, False, calls)
-    code, out, _ = delivery("promote", "--stack", "dev", "podinfo", "--canary", "5", "--prometheus", "http://127.0.0.1:9/")
+    code, out, _ = delivery(
+        "promote", "--stack", "dev", "podinfo", "--canary", "5", "--prometheus", "http://127.0.0.1:9/"
+    )
     assert code == 0 and calls == [] and "gate skipped" in out
 
 
 # --- rollback and finalize -----------------------------------------------------------------
+
 
 def test_rollback_sends_all_traffic_to_ga(project, delivery):
     before = dev(project)
@@ -247,12 +268,16 @@ def test_finalize_makes_the_canary_the_new_ga(project, delivery):
     assert delivery("promote", "--stack", "dev", "podinfo", "--canary", "100")[0] == 0
     code, out, _ = delivery("finalize", "--stack", "dev", "podinfo")
     assert code == 0, out
-    assert dev(project) == changed(before, (PODINFO["ga"], 'ga: {tag: 6.14.1, track: "6.14.x", replicas: 2}'),
-                                   (PODINFO["weights"], "weights: {ga: 100, canary: 0}"))
+    assert dev(project) == changed(
+        before,
+        (PODINFO["ga"], 'ga: {tag: 6.14.1, track: "6.14.x", replicas: 2}'),
+        (PODINFO["weights"], "weights: {ga: 100, canary: 0}"),
+    )
     assert "apps.podinfo.ga.tag: 6.13.0 -> 6.14.1" in out and "apps.podinfo.ga.track: 6.13.x -> 6.14.x" in out
 
 
 # --- set-tag -------------------------------------------------------------------------------
+
 
 def test_set_tag_on_a_weighted_side(project, delivery):
     before = dev(project)
@@ -263,7 +288,7 @@ def test_set_tag_on_a_weighted_side(project, delivery):
 def test_set_tag_on_a_flagger_app_has_no_side(project, delivery):
     before = dev(project)
     assert delivery("set-tag", "--stack", "dev", "backend", "6.14.0")[0] == 0
-    backend = before[before.index("    backend:"):]
+    backend = before[before.index("    backend:") :]
     assert dev(project) == before.replace(backend, backend.replace("tag: 6.13.0", "tag: 6.14.0", 1))
     code, _, err = delivery("set-tag", "--stack", "dev", "backend", "--side", "ga", "6.14.1")
     assert code == 2 and "drop --side" in err
@@ -276,10 +301,13 @@ def test_set_tag_on_a_weighted_app_needs_a_side(project, delivery):
     assert dev(project) == before
 
 
-@pytest.mark.parametrize("tag, message", [
-    ("6.15.0", "apps.podinfo.canary.tag: '6.15.0' is outside its track '6.14.x'"),
-    ("latest", "'latest' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "tag, message",
+    [
+        ("6.15.0", "apps.podinfo.canary.tag: '6.15.0' is outside its track '6.14.x'"),
+        ("latest", "'latest' is not allowed"),
+    ],
+)
 def test_set_tag_refuses_what_the_program_would_reject(project, delivery, tag, message):
     before = dev(project)
     code, _, err = delivery("set-tag", "--stack", "dev", "podinfo", "--side", "canary", tag)
@@ -290,8 +318,9 @@ def test_set_tag_refuses_what_the_program_would_reject(project, delivery, tag, m
 def test_set_tags_changes_several_sides_in_one_validated_edit(project):
     path = project / "Pulumi.dev.yaml"
     before = dev(project)
-    result = stackfile.set_tags(path, {("podinfo", "ga"): "6.13.4", ("podinfo", "canary"): "6.14.3",
-                                       ("frontend", None): "6.14.0"}, dry_run=True)
+    result = stackfile.set_tags(
+        path, {("podinfo", "ga"): "6.13.4", ("podinfo", "canary"): "6.14.3", ("frontend", None): "6.14.0"}, dry_run=True
+    )
     assert result.changed and not result.written and dev(project) == before
     assert result.diff.count("\n+  ") == 3
     with pytest.raises(stackfile.StackFileError, match="outside its track"):
@@ -330,17 +359,23 @@ def chart_repo(tmp_path):
 
 
 def _mirrors(url: str) -> list[str]:
-    return [arg for name in ("istio", "flagger", "prometheus-community", "grafana-community")
-            for arg in ("--repo", f"{name}={url}")]
+    return [
+        arg
+        for name in ("istio", "flagger", "prometheus-community", "grafana-community")
+        for arg in ("--repo", f"{name}={url}")
+    ]
 
 
 def test_upgrades_take_the_newest_patch_every_istio_chart_publishes(project, delivery, chart_repo):
     before = dev(project)
     code, out, _ = delivery("upgrades", "--stack", "dev", *_mirrors(chart_repo))
     assert code == 0, out
-    assert dev(project) == changed(before, ("istioVersion: 1.30.3", "istioVersion: 1.30.4"),
-                                   ("flaggerVersion: 1.44.0", "flaggerVersion: 1.44.1"),
-                                   ("prometheusVersion: 29.27.0", "prometheusVersion: 29.27.2"))
+    assert dev(project) == changed(
+        before,
+        ("istioVersion: 1.30.3", "istioVersion: 1.30.4"),
+        ("flaggerVersion: 1.44.0", "flaggerVersion: 1.44.1"),
+        ("prometheusVersion: 29.27.0", "prometheusVersion: 29.27.2"),
+    )
     assert "platform.istioVersion: 1.31.1 is a newer minor; not applied" in out
 
 
@@ -360,6 +395,7 @@ def test_upgrades_from_an_unreachable_repository_exit_3_and_leave_the_file(proje
 
 # --- status --------------------------------------------------------------------------------
 
+
 def test_status_shows_tags_weights_and_urls_from_the_offline_preview(project, delivery, monkeypatch):
     monkeypatch.setenv("PATH", str(project))  # no pulumi CLI
     plan = project / "build" / "preview" / "dev" / "plan.json"
@@ -369,8 +405,17 @@ def test_status_shows_tags_weights_and_urls_from_the_offline_preview(project, de
     assert code == 0
     assert "outputs: offline preview build/preview/dev/plan.json" in out and "ingress: 198.51.100.10" in out
     lines = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("podinfo", "frontend"))}
-    assert lines["podinfo"] == ["podinfo", "weighted", "test", "6.13.0", "(6.13.x)", "6.14.1", "(6.14.x)", "90/10",
-                                "http://podinfo.example.com/"]
+    assert lines["podinfo"] == [
+        "podinfo",
+        "weighted",
+        "test",
+        "6.13.0",
+        "(6.13.x)",
+        "6.14.1",
+        "(6.14.x)",
+        "90/10",
+        "http://podinfo.example.com/",
+    ]
     assert lines["frontend"][-1] == "http://198.51.100.10/"  # host "*" is the gateway's address
 
 
@@ -378,8 +423,10 @@ def test_status_prefers_the_pulumi_cli_when_installed(project, delivery, monkeyp
     bin_dir = project / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "pulumi"  # answers only the exact command status must run
-    fake.write_text('#!/bin/sh\n[ "$*" = "stack output --json --stack dev" ] || exit 3\n'
-                    'echo \'{"ingressAddress": "203.0.113.77"}\'\n')
+    fake.write_text(
+        '#!/bin/sh\n[ "$*" = "stack output --json --stack dev" ] || exit 3\n'
+        'echo \'{"ingressAddress": "203.0.113.77"}\'\n'
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     code, out, _ = delivery("status", "--stack", "dev")

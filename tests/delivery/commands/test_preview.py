@@ -18,8 +18,9 @@ SECRET_TEXTS = ("offline-preview-secret-for", "mock-")  # what the mocks put beh
 
 
 def preview(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "delivery", "preview", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "delivery", "preview", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")

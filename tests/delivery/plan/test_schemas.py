@@ -37,8 +37,14 @@ def _builtin(api_version: str) -> bool:
 
 
 def _objects(plan) -> list[dict]:
-    return [r for r in plan.resources if r["type"].startswith("kubernetes:") and not r.get("read")
-            and "kind" in r["inputs"] and r["type"] != "kubernetes:helm.sh/v3:Release"]
+    return [
+        r
+        for r in plan.resources
+        if r["type"].startswith("kubernetes:")
+        and not r.get("read")
+        and "kind" in r["inputs"]
+        and r["type"] != "kubernetes:helm.sh/v3:Release"
+    ]
 
 
 def _manifest(resource: dict) -> dict:
@@ -57,8 +63,12 @@ def _strict(schema: dict) -> dict:
     """Reject unknown fields wherever the schema lists the allowed ones (the API server prunes or refuses them)."""
     if isinstance(schema, dict):
         schema = {k: _strict(v) for k, v in schema.items()}
-        if (schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema
-                and not schema.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            schema.get("type") == "object"
+            and "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
             schema["additionalProperties"] = False
     elif isinstance(schema, list):
         schema = [_strict(s) for s in schema]
@@ -126,8 +136,12 @@ def test_istio_and_flagger_objects_match_their_crd_schemas(plans, stack):
 
 
 def test_crd_check_rejects_an_unknown_field():
-    obj = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "x"},
-           "spec": {"hosts": ["x"], "http": [{"route": [{"destination": {"name": "x"}}]}]}}
+    obj = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "x"},
+        "spec": {"hosts": ["x"], "http": [{"route": [{"destination": {"name": "x"}}]}]},
+    }
     messages = [e.message for e in jsonschema.Draft7Validator(_crd_schema(obj)).iter_errors(obj)]
     # The seeds' v1alpha3 `destination.name`: unknown today, and `host` is required.
     assert any("'name' was unexpected" in m for m in messages)

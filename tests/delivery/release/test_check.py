@@ -124,11 +124,14 @@ def test_a_new_stack_is_checked_without_a_base(repo, check):
     assert code == 0 and "does not exist at main: a new stack" in out
 
 
-@pytest.mark.parametrize("base, stack, change, message", [
-    ("no-such-ref", "dev", None, "--base 'no-such-ref' is not a commit"),
-    ("main", "prod", None, "no stack file Pulumi.prod.yaml"),
-    ("main", "dev", weights(80, 30), "apps.podinfo.weights: ga 80 + canary 30 = 110"),
-])
+@pytest.mark.parametrize(
+    "base, stack, change, message",
+    [
+        ("no-such-ref", "dev", None, "--base 'no-such-ref' is not a commit"),
+        ("main", "prod", None, "no stack file Pulumi.prod.yaml"),
+        ("main", "dev", weights(80, 30), "apps.podinfo.weights: ga 80 + canary 30 = 110"),
+    ],
+)
 def test_bad_ref_missing_file_or_invalid_config_exit_2(repo, check, base, stack, change, message):
     if change:
         edit(repo, change)
@@ -137,6 +140,7 @@ def test_bad_ref_missing_file_or_invalid_config_exit_2(repo, check, base, stack,
 
 
 # --- changed-stacks ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def changed_stacks(repo, capsys):

@@ -18,28 +18,32 @@ from tests.support.istio_metrics import Workload, expected_p99, openmetrics
 NS = "shop"
 # Each app is one scenario: (canary, ga) traffic over the last half hour.
 SCENARIOS = {
-    "healthy": (Workload(NS, "healthy-canary", rps=2, error_ratio=0.005, latency_ms=45),
-                Workload(NS, "healthy-ga", rps=18, error_ratio=0.005, latency_ms=40)),
-    "failing": (Workload(NS, "failing-canary", rps=2, error_ratio=0.10),
-                Workload(NS, "failing-ga", rps=18)),
-    "slow": (Workload(NS, "slow-canary", rps=2, latency_ms=400),
-             Workload(NS, "slow-ga", rps=18, latency_ms=40)),
-    "broken": (Workload(NS, "broken-canary", rps=2, error_ratio=1.0),
-               Workload(NS, "broken-ga", rps=18)),
-    "idle": (Workload(NS, "idle-canary", rps=0),
-             Workload(NS, "idle-ga", rps=20)),
-    "unseen": (Workload(NS, "unseen-canary", present=False),
-               Workload(NS, "unseen-ga", rps=20)),
+    "healthy": (
+        Workload(NS, "healthy-canary", rps=2, error_ratio=0.005, latency_ms=45),
+        Workload(NS, "healthy-ga", rps=18, error_ratio=0.005, latency_ms=40),
+    ),
+    "failing": (Workload(NS, "failing-canary", rps=2, error_ratio=0.10), Workload(NS, "failing-ga", rps=18)),
+    "slow": (Workload(NS, "slow-canary", rps=2, latency_ms=400), Workload(NS, "slow-ga", rps=18, latency_ms=40)),
+    "broken": (Workload(NS, "broken-canary", rps=2, error_ratio=1.0), Workload(NS, "broken-ga", rps=18)),
+    "idle": (Workload(NS, "idle-canary", rps=0), Workload(NS, "idle-ga", rps=20)),
+    "unseen": (Workload(NS, "unseen-canary", present=False), Workload(NS, "unseen-ga", rps=20)),
 }
 
 
 def stack_config(**delivery) -> dict:
-    apps = {name: {"namespace": NS, "strategy": "weighted", "image": "ghcr.io/stefanprodan/podinfo",
-                   "hosts": [f"{name}.example.com"], "ga": {"tag": "6.13.0"}, "canary": {"tag": "6.14.1"},
-                   "weights": {"ga": 90, "canary": 10}}
-            for name in SCENARIOS}
-    apps["flagged"] = {"namespace": NS, "strategy": "canary", "image": "ghcr.io/stefanprodan/podinfo",
-                       "tag": "6.13.0"}
+    apps = {
+        name: {
+            "namespace": NS,
+            "strategy": "weighted",
+            "image": "ghcr.io/stefanprodan/podinfo",
+            "hosts": [f"{name}.example.com"],
+            "ga": {"tag": "6.13.0"},
+            "canary": {"tag": "6.14.1"},
+            "weights": {"ga": 90, "canary": 10},
+        }
+        for name in SCENARIOS
+    }
+    apps["flagged"] = {"namespace": NS, "strategy": "canary", "image": "ghcr.io/stefanprodan/podinfo", "tag": "6.13.0"}
     config = {"istio-canary:cluster": {"provider": "existing", "context": "kind-test"}, "istio-canary:apps": apps}
     if delivery:
         config["istio-canary:delivery"] = delivery
@@ -71,8 +75,9 @@ def test_gate_fails_a_canary_answering_5xx(prometheus_url):
 
     assert not result.passed
     assert result.canary.error_rate == pytest.approx(10) and result.ga.error_rate == pytest.approx(0)
-    assert result.reasons == ("canary error rate 10.00% exceeds GA's 0.00% by more than "
-                              "delivery.maxErrorRateDelta = 1 percentage points",)
+    assert result.reasons == (
+        "canary error rate 10.00% exceeds GA's 0.00% by more than delivery.maxErrorRateDelta = 1 percentage points",
+    )
 
 
 def test_gate_fails_a_canary_whose_every_request_fails(prometheus_url):
@@ -100,8 +105,7 @@ def test_gate_fails_when_the_canary_has_no_traffic_to_judge(app, prometheus_url)
     assert result.reasons == (f"no traffic to {app}-canary in the last 5m: nothing to judge",)
 
 
-@pytest.mark.parametrize("app, delivery", [("failing", {"maxErrorRateDelta": 15}),
-                                           ("slow", {"maxLatencyRatio": 11})])
+@pytest.mark.parametrize("app, delivery", [("failing", {"maxErrorRateDelta": 15}), ("slow", {"maxLatencyRatio": 11})])
 def test_gate_thresholds_come_from_delivery_settings(app, delivery, prometheus_url):
     lenient = parse_stack_config(stack_config(**delivery))
 
@@ -109,6 +113,7 @@ def test_gate_thresholds_come_from_delivery_settings(app, delivery, prometheus_u
 
 
 # --- the command ---------------------------------------------------------------------------
+
 
 def gate_command(tmp_path, *args: str) -> int:
     """`python -m delivery gate --stack gate ...` run in-process on a stack file of the scenarios."""
@@ -134,11 +139,14 @@ def test_gate_command_exits_1_when_the_canary_fails(prometheus_url, tmp_path, ca
     assert "window 2m" in out and "FAIL: canary p99" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["flagged"], "apps.flagged has strategy 'canary'"),
-    (["nope"], "no app 'nope' in the stack"),
-    (["healthy", "--window", "5 minutes"], "--window '5 minutes' is not a Prometheus duration"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["flagged"], "apps.flagged has strategy 'canary'"),
+        (["nope"], "no app 'nope' in the stack"),
+        (["healthy", "--window", "5 minutes"], "--window '5 minutes' is not a Prometheus duration"),
+    ],
+)
 def test_gate_command_rejects_what_it_cannot_judge_with_exit_2(args, message, tmp_path, capsys):
     assert gate_command(tmp_path, *args, "--prometheus", "http://127.0.0.1:1") == 2
     assert message in capsys.readouterr().err

@@ -16,8 +16,19 @@ from delivery.release import images as images_command
 from delivery.clients.registry import Reference
 from tests.support import servers
 
-PODINFO_TAGS = ["6.13.0", "6.13.1", "6.13.3", "6.13.10", "6.14.0", "6.14.2", "6.14.3-rc.1", "6.15.0",
-                "7.0.0", "latest", "main-1a2b3c"]
+PODINFO_TAGS = [
+    "6.13.0",
+    "6.13.1",
+    "6.13.3",
+    "6.13.10",
+    "6.14.0",
+    "6.14.2",
+    "6.14.3-rc.1",
+    "6.15.0",
+    "7.0.0",
+    "latest",
+    "main-1a2b3c",
+]
 BACKEND_TAGS = ["1.0.0", "1.2.0", "1.10.1", "2.0.0"]
 
 STACK = """\
@@ -75,8 +86,11 @@ def images(directory, *args: str) -> int:
 
 def tags_in(path) -> dict[str, str]:
     settings = parse_stack_config(stack.config_from_text(path.read_text(), path.name))
-    return {f"{name}.{side}" if side else name: s.tag
-            for name, app in settings.apps.items() for side, s in app.sides().items()}
+    return {
+        f"{name}.{side}" if side else name: s.tag
+        for name, app in settings.apps.items()
+        for side, s in app.sides().items()
+    }
 
 
 def test_images_moves_each_tracked_side_to_the_highest_tag_inside_its_track(registry, tmp_path, capsys):
@@ -86,8 +100,12 @@ def test_images_moves_each_tracked_side_to_the_highest_tag_inside_its_track(regi
 
     # Numeric order (6.13.10 > 6.13.3), pre-releases and tags outside the track ignored,
     # the untracked A/B app left alone.
-    assert tags_in(path) == {"podinfo.ga": "6.13.10", "podinfo.canary": "6.14.2", "backend": "1.10.1",
-                             "frontend": "6.13.0"}
+    assert tags_in(path) == {
+        "podinfo.ga": "6.13.10",
+        "podinfo.canary": "6.14.2",
+        "backend": "1.10.1",
+        "frontend": "6.13.0",
+    }
     out = capsys.readouterr().out
     assert "podinfo.ga: " in out and "6.13.0 -> 6.13.10" in out
     assert "backend: " in out and "1.0.0 -> 1.10.1" in out
@@ -146,8 +164,12 @@ def test_images_pages_through_the_anonymous_bearer_handshake(registry, tmp_path,
 
         assert images(tmp_path, "--insecure-registry", address, "--page-size", "2") == 0
 
-    assert tags_in(path) == {"podinfo.ga": "6.13.10", "podinfo.canary": "6.14.2", "backend": "1.10.1",
-                             "frontend": "6.13.0"}
+    assert tags_in(path) == {
+        "podinfo.ga": "6.13.10",
+        "podinfo.canary": "6.14.2",
+        "backend": "1.10.1",
+        "frontend": "6.13.0",
+    }
     # Every tag was reached page by page, with one token per repository reused across pages.
     podinfo_pages = [p for p in front.authorized_pages if "/acme/podinfo/" in p]
     assert len(podinfo_pages) == -(-len(PODINFO_TAGS) // 2)
@@ -175,6 +197,7 @@ def test_images_fails_cleanly_when_the_registry_is_stopped(tmp_path_factory, tmp
 def _never_answers(release: threading.Event):
     def handle(request: http.server.BaseHTTPRequestHandler) -> None:
         release.wait(10)
+
     return handle
 
 
@@ -182,8 +205,7 @@ def _garbage(request: http.server.BaseHTTPRequestHandler) -> None:
     servers.reply(request, 200, b"<html>maintenance</html>", {"Content-Type": "text/html"})
 
 
-@pytest.mark.parametrize("answer, message", [("slow", "no answer within 0.3s"),
-                                             ("garbage", "not a JSON tags list")])
+@pytest.mark.parametrize("answer, message", [("slow", "no answer within 0.3s"), ("garbage", "not a JSON tags list")])
 def test_images_fails_cleanly_on_a_slow_or_garbage_registry(answer, message, tmp_path, capsys):
     release = threading.Event()
     handle = _never_answers(release) if answer == "slow" else _garbage
@@ -202,11 +224,14 @@ def test_images_fails_cleanly_on_a_slow_or_garbage_registry(answer, message, tmp
     assert f"registry {address}, repository acme/podinfo" in err and message in err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--page-size", "0"], "--page-size 0: must be at least 1"),
-    (["--timeout", "0"], "--timeout 0: must be more than 0 seconds"),
-    (["--insecure-registry", "http://127.0.0.1:5000"], "--insecure-registry 'http://127.0.0.1:5000'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--page-size", "0"], "--page-size 0: must be at least 1"),
+        (["--timeout", "0"], "--timeout 0: must be more than 0 seconds"),
+        (["--insecure-registry", "http://127.0.0.1:5000"], "--insecure-registry 'http://127.0.0.1:5000'"),
+    ],
+)
 def test_images_rejects_bad_options_with_exit_2(args, message, tmp_path, capsys):
     path = write_stack(tmp_path, "127.0.0.1:1")
     before = path.read_bytes()
@@ -216,12 +241,15 @@ def test_images_rejects_bad_options_with_exit_2(args, message, tmp_path, capsys)
     assert path.read_bytes() == before
 
 
-@pytest.mark.parametrize("image, registry, name", [
-    ("ghcr.io/stefanprodan/podinfo", "ghcr.io", "stefanprodan/podinfo"),
-    ("stefanprodan/podinfo", "registry-1.docker.io", "stefanprodan/podinfo"),
-    ("nginx", "registry-1.docker.io", "library/nginx"),
-    ("docker.io/nginx", "registry-1.docker.io", "library/nginx"),
-    ("localhost:5000/team/app", "localhost:5000", "team/app"),
-])
+@pytest.mark.parametrize(
+    "image, registry, name",
+    [
+        ("ghcr.io/stefanprodan/podinfo", "ghcr.io", "stefanprodan/podinfo"),
+        ("stefanprodan/podinfo", "registry-1.docker.io", "stefanprodan/podinfo"),
+        ("nginx", "registry-1.docker.io", "library/nginx"),
+        ("docker.io/nginx", "registry-1.docker.io", "library/nginx"),
+        ("localhost:5000/team/app", "localhost:5000", "team/app"),
+    ],
+)
 def test_image_references_resolve_to_registry_and_repository_like_docker(image, registry, name):
     assert Reference.parse(image) == Reference(registry, name)
