@@ -21,9 +21,9 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from model.versions import Version  # noqa: E402
 from delivery import stack as stack_file  # noqa: E402
 from delivery.plan import engine  # noqa: E402
+from model.versions import Version  # noqa: E402
 
 PACKAGES = ("pulumi", "pulumi_gcp", "pulumi_kubernetes", "pulumi_random", "pulumi_policy", "pydantic", "yaml")
 RUNS = 5

@@ -90,6 +90,7 @@ def alerting_rules(settings: Settings) -> dict:
     """The content of `alerting_rules.yml`: one rule group per weighted app."""
     groups = [
         {"name": f"istio-canary-{name}", "rules": app_rules(name, app, settings)}
-        for name, app in settings.apps_by_strategy("weighted").items()
+        for name, app in settings.apps.items()
+        if isinstance(app, WeightedApp)
     ]
     return {"groups": groups}

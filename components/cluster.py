@@ -209,7 +209,7 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.kubeconfig = pulumi.Output.secret(
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
                 lambda args: _gke_kubeconfig(*args)
             )
@@ -241,5 +241,6 @@ class ExistingCluster(pulumi.ComponentResource):
 
 def build_cluster(cluster: Cluster, project: Gcp | None) -> GkeCluster | ExistingCluster:
     if cluster.provider == "gke":
+        assert project is not None  # the settings parser requires gcp:project and a location for gke
         return GkeCluster("cluster", cluster, project)
     return ExistingCluster("cluster", cluster)

@@ -8,14 +8,14 @@ it, since its chart brings their CRD. A load tester gets a sidecar, so it waits 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import helm
-from model import promql
 from components.mesh import GATEWAY_NAMESPACE, Mesh
+from model import promql
 from model.settings import Platform, Settings
 
 NAMESPACE = GATEWAY_NAMESPACE

@@ -13,7 +13,6 @@ import pulumi_kubernetes as k8s
 from components import helm
 from model.settings import Platform
 
-
 GATEWAY_NAMESPACE = "istio-system"
 # The gateway chart names its Deployment and Service after the release.
 GATEWAY_RELEASE = "istio-gateway"
@@ -37,7 +36,7 @@ def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.
 
         return service.status.apply(first_ingress)
     # NodePort / ClusterIP: the in-cluster address; reach it with `kubectl port-forward`.
-    return service.spec.apply(lambda spec: spec.cluster_ip if spec else "")
+    return service.spec.apply(lambda spec: (spec.cluster_ip or "") if spec else "")
 
 
 class Mesh(pulumi.ComponentResource):

@@ -17,8 +17,9 @@ Neither release waits for Istio: they run outside the mesh and only read what it
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s

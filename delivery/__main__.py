@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from delivery.errors import DeliveryError, ExitStatus
+from delivery.errors import DeliveryError
 
 # Each command lives in its own module with `add_arguments(parser)` and `run(args) -> ExitStatus`.
 COMMANDS = {

@@ -34,7 +34,7 @@ class Version:
     pre: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, text: str) -> "Version | None":
+    def parse(cls, text: str) -> Version | None:
         """The version a tag names, or None when the tag is not semver."""
         m = _VERSION.match(text.strip())
         if not m:
@@ -48,7 +48,7 @@ class Version:
         pre_key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre)
         return (self.major, self.minor, self.patch, 0 if self.pre else 1, pre_key)
 
-    def __lt__(self, other: "Version") -> bool:
+    def __lt__(self, other: Version) -> bool:
         return self._key() < other._key()
 
     def __str__(self) -> str:
@@ -81,7 +81,7 @@ class Track:
     alternatives: tuple[tuple[_Bound, ...], ...]
 
     @classmethod
-    def parse(cls, text: str) -> "Track":
+    def parse(cls, text: str) -> Track:
         if not isinstance(text, str) or not text.strip():
             raise TrackError("a track must be a non-empty version range")
         alternatives = []
@@ -109,7 +109,7 @@ class Track:
 
     def highest(self, tags: list[str]) -> str | None:
         """The tag with the highest version inside this track, if any."""
-        inside = [(Version.parse(t), t) for t in tags if self.admits_tag(t)]
+        inside = [(version, t) for t in tags if self.admits_tag(t) and (version := Version.parse(t)) is not None]
         return max(inside, key=lambda pair: pair[0])[1] if inside else None
 
     def __str__(self) -> str:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 # The repository root on sys.path: the program's packages and tests.support import from it.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.project import REFERENCE_DIR  # noqa: E402
-
 from delivery import stack as stack_file  # noqa: E402
 from delivery.plan import engine  # noqa: E402
+from tests.support.project import REFERENCE_DIR  # noqa: E402
 
 
 @pytest.fixture(scope="session")

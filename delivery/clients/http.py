@@ -11,10 +11,10 @@ from __future__ import annotations
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from http.client import HTTPException
-from typing import Mapping
 
 from delivery.errors import UnavailableError
 
@@ -43,7 +43,7 @@ def get(
         except urllib.error.HTTPError as exc:
             with exc:
                 return Response(exc.code, exc.headers, _read(exc, max_body, where, url))
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise UnavailableError(f"{where}: no answer within {timeout:g}s from {url}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (TimeoutError, socket.timeout)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from typing import Any
 
 from delivery.clients import http
 from delivery.errors import UnavailableError
@@ -35,7 +36,7 @@ def _samples(base_url: str, status: int, body: bytes) -> list[tuple[dict[str, st
         raise UnavailableError(f"{where}: HTTP {status}, JSON without the query API's 'status'")
     if answer["status"] == "error":
         raise UnavailableError(f"{where}: query failed ({answer.get('errorType')}): {answer.get('error')}")
-    data = answer.get("data")
+    data: Any = answer.get("data")
     try:
         kind, result = data["resultType"], data["result"]
         if kind == "scalar":

@@ -37,7 +37,7 @@ class Reference:
     name: str  # the repository path inside the registry
 
     @classmethod
-    def parse(cls, image: str) -> "Reference":
+    def parse(cls, image: str) -> Reference:
         # Docker's rule: the first component is a registry when it looks like a host
         # (has a dot or a port, or is localhost); otherwise the image is on Docker Hub.
         first, _, rest = image.partition("/")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from ruamel.yaml.comments import CommentedMap
 
@@ -71,7 +72,9 @@ def report(result: stack.EditResult, described: list[str], dry_run: bool) -> Exi
 def print_violations(violations: list[dict], policies: list[Any] | None = None, out: TextIO | None = None) -> None:
     """Each violation with its rule, URN and how to fix it (the rule's description)."""
     if policies is None:
-        from policies.rules import POLICIES as policies
+        from policies.rules import POLICIES
+
+        policies = list(POLICIES)
     out = out or sys.stdout
     fixes = {p.name: p.description for p in policies}
     for v in violations:

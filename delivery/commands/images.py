@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
 
     for update in updates:
         print(images.describe(update))
-    changes = {(u.app, u.side or None): u.new for u in updates if u.changes}
+    changes = {(u.app, u.side or None): u.new for u in updates if u.changes and u.new is not None}
     if not changes:
         print(f"{path.name}: up to date" if updates else f"{path.name}: no app side has a track; nothing to follow")
         return ExitStatus.OK

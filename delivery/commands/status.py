@@ -118,7 +118,9 @@ def rows(settings: Settings, outputs: dict[str, Any] | None) -> list[list[str]]:
 
 def table(header: list[str], body: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *body])
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *body]
+    )
 
 
 HEADER = ["APP", "STRATEGY", "NAMESPACE", "GA TAG (TRACK)", "CANARY TAG (TRACK)", "WEIGHTS GA/CANARY", "URL"]

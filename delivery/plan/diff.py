@@ -36,6 +36,7 @@ class ResourceChange:
     @property
     def replaces(self) -> bool:
         """Whether Pulumi would delete and recreate the object (known for Kubernetes objects and Helm releases)."""
+        watched: tuple[str, ...]
         if self.type == "kubernetes:helm.sh/v3:Release":
             watched = _HELM_REPLACE_PATHS
         elif self.type.startswith("kubernetes:"):

@@ -128,7 +128,8 @@ def _mock_outputs(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
         state.update(
             endpoint=MOCK_CLUSTER_ENDPOINT,
             masterAuth={**(state.get("masterAuth") or {}), "clusterCaCertificate": ca},
-            selfLink=f"https://container.googleapis.com/v1/projects/{state.get('project', 'p')}/clusters/{state.get('name', name)}",
+            selfLink="https://container.googleapis.com/v1/projects/"
+            f"{state.get('project', 'p')}/clusters/{state.get('name', name)}",
         )
     if type_ == "gcp:serviceaccount/account:Account":
         project = state.get("project", "acme-istio-canary")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
-from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -50,9 +48,10 @@ def policy_props(inputs: Any) -> Any:
 def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
     """Violations of `policies` (default: the pack) in `plan`, as plan.json records them:
     `{"policy", "level", "urn", "message"}`, in pack order, then plan order."""
+    from policies.rules import DEFAULT_ENFORCEMENT_LEVEL, POLICIES
+
     if policies is None:
-        from policies.rules import POLICIES as policies
-    from policies.rules import DEFAULT_ENFORCEMENT_LEVEL
+        policies = POLICIES
 
     resources = plan["resources"]
     by_urn = {r["urn"]: r for r in resources}
@@ -85,7 +84,8 @@ def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
         node.parent = nodes.get(r.get("parent") or "")
         node.dependencies = [nodes[d] for d in r.get("dependencies") or [] if d in nodes]
 
-    # One StackValidationArgs for every stack policy: they share its view of the plan (rules/plan.py).
+    # One StackValidationArgs for every stack policy: they share its view of the plan
+    # (policies/rules/kubernetes.py, stack_view).
     stack_args = StackValidationArgs(list(nodes.values()))
     violations: list[dict] = []
     for policy in policies:

@@ -67,7 +67,11 @@ def run_program(
     runtime_settings.reset_options(project=project, stack=stack, preview=False)
     set_all_config(values, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+
+    def program() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
     _sync_await(wait_for_rpcs())
 
 

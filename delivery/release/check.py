@@ -13,9 +13,10 @@ A stack file that does not exist at REF is a new stack: only its tags and tracks
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from delivery import stack
 from model.settings import Settings, WeightedApp

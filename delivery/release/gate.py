@@ -76,6 +76,8 @@ def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str
         if not side.has_traffic:
             reasons.append(f"no traffic to {side.workload} in the last {window}: nothing to judge")
     if canary.has_traffic and ga.has_traffic:
+        # _measure gives every side with traffic an error rate (100 when no request succeeded).
+        assert canary.error_rate is not None and ga.error_rate is not None
         if canary.error_rate - ga.error_rate > delta:
             reasons.append(
                 f"canary error rate {canary.error_rate:.2f}% exceeds GA's {ga.error_rate:.2f}% "

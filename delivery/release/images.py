@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from delivery.errors import UsageError
 from model.settings import Settings
@@ -36,8 +36,8 @@ class SideUpdate:
 
     @property
     def changes(self) -> bool:
-        old = Version.parse(self.old)
-        return self.new is not None and (old is None or Version.parse(self.new) > old)
+        old, new = Version.parse(self.old), Version.parse(self.new) if self.new is not None else None
+        return new is not None and (old is None or new > old)
 
 
 def plan(settings: Settings, tags_of: Callable[[str], list[str]]) -> list[SideUpdate]:

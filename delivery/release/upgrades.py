@@ -11,8 +11,9 @@ which key pins which chart come from model/charts.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from delivery.errors import UnavailableError, UsageError
 from model import charts
@@ -45,6 +46,8 @@ def plan(current: str, published: list[list[str]], key: str) -> Upgrade:
     common = set.intersection(*(set(v) for v in published)) if published else set()
     releases = [v for v in map(Version.parse, common) if v is not None and not v.pre]
     now = Version.parse(current)
+    if now is None:
+        raise ValueError(f"platform.{key}: {current!r} is not a version")  # find_upgrades skips those
     same_minor = [v for v in releases if (v.major, v.minor) == (now.major, now.minor) and v > now]
     later = [v for v in releases if (v.major, v.minor) > (now.major, now.minor)]
     return Upgrade(key, current, str(max(same_minor)) if same_minor else None, str(max(later)) if later else None)

@@ -21,9 +21,10 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -68,7 +69,7 @@ def _indentation(text: str) -> tuple[int, int, int]:
     """(mapping, sequence, offset) indents as ruamel.yaml wants them, read off the file itself."""
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     mapping = sequence = offset = None
-    for line, nxt in zip(lines, lines[1:]):
+    for line, nxt in zip(lines, lines[1:], strict=False):
         parent = _KEY_ONLY.match(line)
         if not parent:
             continue
@@ -119,7 +120,7 @@ def _load(path: Path) -> tuple[str, YAML, CommentedMap]:
     unchanged = _dump(yaml, doc, text)
     if unchanged != text:
         old, new = text.splitlines(True), unchanged.splitlines(True)
-        line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+        line = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
         was = old[line] if line < len(old) else "(end of file)"
         would = new[line] if line < len(new) else "(end of file)"
         raise StackFileError(

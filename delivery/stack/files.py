@@ -8,9 +8,10 @@ problem is a `StackFileError` (exit 2) naming the file and what is wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

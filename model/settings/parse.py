@@ -8,7 +8,8 @@ config is the edge's job (components/config.py), not this module's: this one is 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -44,7 +45,7 @@ def _camel_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _describe(err: dict, model: type[BaseModel] | None) -> str:
+def _describe(err: Any, model: type[BaseModel] | None) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         return "unknown key" + (f"; allowed: {', '.join(_allowed_keys(model))}" if model else "")

@@ -6,8 +6,9 @@ A rule that relates two fields of one model is a `model_validator` of that model
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -223,7 +224,7 @@ class ABApp(_FlaggerApp):
     match: tuple[Match, ...] = Field(min_length=1, strict=False)
 
 
-App = Union[WeightedApp, CanaryApp, ABApp]
+App = WeightedApp | CanaryApp | ABApp
 STRATEGIES: dict[str, type[StrictModel]] = {"weighted": WeightedApp, "canary": CanaryApp, "ab": ABApp}
 
 
@@ -260,7 +261,12 @@ class Settings:
         return {name: app for name, app in self.apps.items() if app.strategy in strategies}
 
 
-SECTIONS = {"cluster": Cluster, "platform": Platform, "delivery": Delivery, "notifications": Notifications}
+SECTIONS: dict[str, type[StrictModel]] = {
+    "cluster": Cluster,
+    "platform": Platform,
+    "delivery": Delivery,
+    "notifications": Notifications,
+}
 TOP_LEVEL_KEYS = (*SECTIONS, "apps", "slackWebhookUrl")
 
 

@@ -1,9 +1,9 @@
 """Every CrossGuard policy of this project, importable with no side effects, split by domain.
 
-`policies/__main__.py` builds the PolicyPack from `POLICIES` (`from rules import POLICIES`) (`pulumi preview --policy-pack
-policies`); the offline preview (`python -m delivery preview`, `python -m delivery policy`) runs
-the very same objects over its recorded plan. Each policy's `description` says how to fix a
-violation; its messages say what and where.
+`policies/__main__.py` builds the PolicyPack from `POLICIES` (`from rules import POLICIES`;
+`pulumi preview --policy-pack policies`); the offline preview (`python -m delivery preview`,
+`python -m delivery policy`) runs the very same objects over its recorded plan. Each policy's
+`description` says how to fix a violation; its messages say what and where.
 
 What a policy sees, in both runners, is what the Pulumi engine hands CrossGuard:
 

@@ -6,8 +6,9 @@ numbers arrive as floats; an unknown value raises `UnknownValueError` when read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
 
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.proxy import UnknownValueError
@@ -73,9 +74,11 @@ def plain(value: Any) -> Any:
     a stack rule then judges every resource on what is known instead of stopping at the first
     unknown value anywhere in the stack."""
     if isinstance(value, Mapping):
-        return {key: plain(_known(lambda key=key: value[key], UNKNOWN)) for key in value}
+        mapping = value
+        return {key: plain(_known(partial(mapping.__getitem__, key), UNKNOWN)) for key in mapping}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return [plain(_known(lambda i=i: value[i], UNKNOWN)) for i in range(len(value))]
+        items = value
+        return [plain(_known(partial(items.__getitem__, i), UNKNOWN)) for i in range(len(items))]
     return value
 
 

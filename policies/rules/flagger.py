@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .base import _get, _is_int, _map, _num, _seq, MANDATORY, UNKNOWN
-from .kubernetes import FLAGGER_GROUP, fqdn, ISTIO_GROUP, prometheus_urls, route_destinations, stack_view
+from .base import MANDATORY, UNKNOWN, _get, _is_int, _map, _num, _seq
+from .kubernetes import FLAGGER_GROUP, ISTIO_GROUP, fqdn, prometheus_urls, route_destinations, stack_view
 
 
 def _check_flagger_owns_routing(args: StackValidationArgs, report: ReportViolation) -> None:

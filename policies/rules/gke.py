@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .base import _get, _known, _seq, MANDATORY, UNKNOWN
+from .base import MANDATORY, UNKNOWN, _get, _known, _seq
 
 _DEFAULT_COMPUTE_SA = re.compile(r"^(default|\d+-compute@developer\.gserviceaccount\.com)$")
 

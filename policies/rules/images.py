@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .base import _get, _map, MANDATORY
+from .base import MANDATORY, _get, _map
 from .kubernetes import containers, helm_release, workload_of
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -54,16 +54,16 @@ def _check_pinned_images(args: ResourceValidationArgs, report: ReportViolation) 
             report(f"Helm release {release.namespace}/{release.name}: {problem}")
         return
     obj, template = workload_of(args)
-    if template is None:
+    if obj is None or template is None:
         return
     for where, container in containers(template[1]):
         image = container.get("image")
         # `auto` is the image Istio's injector replaces for a gateway proxy: istiod's webhook sets the real one.
         if image == "auto" and container.get("name") == "istio-proxy":
             continue
-        problem = image_problem(image)
-        if problem:
-            report(f"{obj.ref} {where} ({container.get('name')}): {problem}")
+        unpinned = image_problem(image)
+        if unpinned:
+            report(f"{obj.ref} {where} ({container.get('name')}): {unpinned}")
 
 
 pinned_images = ResourceValidationPolicy(

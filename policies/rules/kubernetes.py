@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
-from .base import _get, _known, _map, _seq, _str_map, _text, plain, UNKNOWN
+from .base import UNKNOWN, _get, _known, _map, _seq, _str_map, _text, plain
 
 HELM_RELEASE_TYPES = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
 ISTIO_GROUP = "networking.istio.io"
@@ -270,7 +270,7 @@ def stack_view(args: StackValidationArgs) -> Stack:
     resources = list(args.resources)
     if _last_view is not None:
         seen, view = _last_view
-        if len(seen) == len(resources) and all(a is b for a, b in zip(seen, resources)):
+        if len(seen) == len(resources) and all(a is b for a, b in zip(seen, resources, strict=True)):
             return view
     view = Stack(resources)
     _last_view = (resources, view)

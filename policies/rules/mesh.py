@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 from pulumi_policy import (
     ReportViolation,
@@ -11,23 +12,23 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .base import _get, _is_int, _map, _seq, _show, _str_map, MANDATORY
+from .base import MANDATORY, _get, _is_int, _map, _seq, _show, _str_map
 from .kubernetes import (
+    INJECT_LABEL,
+    ISTIO_GROUP,
+    POD_INJECT,
+    UNKNOWN_NAMESPACE,
+    K8sObject,
     _has_unknown_labels,
     _pod_opt_out,
     fqdn,
     gateway_pod_labels,
-    INJECT_LABEL,
     injected_namespace,
-    ISTIO_GROUP,
     k8s_object,
-    K8sObject,
-    POD_INJECT,
     pod_labels,
     route_destinations,
     service_of,
     stack_view,
-    UNKNOWN_NAMESPACE,
     waits_for,
 )
 
@@ -42,7 +43,7 @@ def _check_virtualservice_weights(args: ResourceValidationArgs, report: ReportVi
             where = f"{obj.ref} {protocol}[{i}]"
             if not route or (len(route) == 1 and route[0].get("weight") is None):
                 continue  # no destination (a redirect), or a single one taking all the traffic
-            weights = [entry.get("weight") for entry in route]
+            weights: list[Any] = [entry.get("weight") for entry in route]
             bad = [w for w in weights if not _is_int(w) or not 0 <= w <= 100]
             if bad:
                 report(f"{where}: every weight must be an integer 0..100, got {_show(weights)}")

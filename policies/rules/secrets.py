@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .base import _text, MANDATORY, plain, UNKNOWN
-from .kubernetes import Stack, stack_view
+from .base import MANDATORY, UNKNOWN, _text
+from .kubernetes import stack_view
 
 # Keys whose string value is a credential. A key that *names* a credential held elsewhere
 # (`existingSecret`, `passwordKey`, `secretKeyRef`, `tokenFile`) does not match.

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .base import _get, _is_int, _map, ADVISORY, MANDATORY
+from .base import ADVISORY, MANDATORY, _get, _is_int, _map
 from .kubernetes import containers, workload_of
 
 
 def _check_workload_resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
     obj, template = workload_of(args)
-    if template is None:
+    if obj is None or template is None:
         return
     for where, container in containers(template[1]):
         resources = _map(container.get("resources"))
@@ -35,7 +34,7 @@ workload_resources = ResourceValidationPolicy(
 
 def _check_workload_security(args: ResourceValidationArgs, report: ReportViolation) -> None:
     obj, template = workload_of(args)
-    if template is None:
+    if obj is None or template is None:
         return
     pod = _map(template[1].get("securityContext"))
     for where, container in containers(template[1]):

@@ -8,11 +8,10 @@ import subprocess
 
 import pytest
 import yaml
+from conftest import reference_file
 
-from model import promql
 from components import alert_rules
 from model.settings import parse_stack_config
-from conftest import reference_file
 from tests.support import servers
 from tests.support.istio_metrics import Workload, rule_test_series
 

@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 
-from model.settings import ConfigError, parse_stack_config
 from delivery.plan import engine
+from model.settings import ConfigError, parse_stack_config
 
 APPS = "istio-canary:apps"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -157,7 +157,7 @@ def test_load_generator_runs_hey_against_the_service_at_the_configured_rate(dev_
     assert ":" in c["image"] and not c["image"].endswith(":latest")
     script = c["command"][-1]
     hey = shlex.split(script.split("hey", 1)[1].split(";")[0])
-    args = dict(zip(hey[0:-1:2], hey[1:-1:2]))
+    args = dict(zip(hey[0:-1:2], hey[1:-1:2], strict=False))
     assert hey[-1] == "http://podinfo.test:9898/version"
     assert int(args["-c"]) == loadtest["concurrency"]
     assert float(args["-q"]) * int(args["-c"]) == pytest.approx(loadtest["qps"])

@@ -9,12 +9,12 @@ import re
 import jsonschema
 import pytest
 import yaml
+from conftest import reference_file
 
 from components import flagger as flagger_component
-from model.settings import parse_stack_config
-from conftest import reference_file
-from delivery.plan import engine
 from delivery.commands import preview
+from delivery.plan import engine
+from model.settings import parse_stack_config
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 MESH = "istio-canary:mesh:Mesh"

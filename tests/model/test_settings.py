@@ -6,9 +6,8 @@ import copy
 
 import pytest
 
-from model.settings import ConfigError, parse_stack_config
 from delivery import stack
-from delivery.plan import engine
+from model.settings import ConfigError, parse_stack_config
 
 APPS = "istio-canary:apps"
 CLUSTER = "istio-canary:cluster"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import re
 import threading
 import types
 from pathlib import Path
@@ -76,7 +75,8 @@ EXISTING = "  istio-canary:cluster: {provider: existing}\n"
     [
         "---\nconfig:\n" + EXISTING + "  istio-canary:delivery: {maxWeightStep: 20}\n",
         # 4-space indent, no final newline
-        "config:\n    istio-canary:cluster: {provider: existing}\n    istio-canary:delivery:\n        maxWeightStep: 20",
+        "config:\n    istio-canary:cluster: {provider: existing}\n"
+        "    istio-canary:delivery:\n        maxWeightStep: 20",
         "config:\n" + EXISTING + "  istio-canary:apps:\n    web:\n      namespace: web\n      strategy: canary\n"
         "      image: ghcr.io/stefanprodan/podinfo\n      tag: 6.13.0\n      hosts:\n      - web.example.com\n"
         "  istio-canary:delivery:\n    maxWeightStep: 20\n",  # the Pulumi CLI's unindented lists

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from model.settings import ConfigError
 from delivery.plan import engine
+from model.settings import ConfigError
 from tests.support.project import PROGRAM, PROJECT_DIR
 
 SECRET_TEXTS = ("offline-preview-secret-for", "mock-")  # what the mocks put behind secrets

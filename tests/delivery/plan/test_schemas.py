@@ -8,14 +8,14 @@ with unknown fields rejected as the API server's strict field validation does.
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
 from conftest import reference_file
+
 from delivery.plan import engine
 
 KUBERNETES_VERSION = "1.33"
@@ -75,7 +75,7 @@ def _strict(schema: dict) -> dict:
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def _crd_schemas(relative: str) -> dict[tuple[str, str, str], dict]:
     path = reference_file(relative)
     schemas = {}

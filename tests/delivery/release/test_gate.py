@@ -8,10 +8,10 @@ import time
 import pytest
 import yaml
 
-from model.settings import parse_stack_config
 from delivery.__main__ import main
 from delivery.errors import UnavailableError
 from delivery.release import gate
+from model.settings import parse_stack_config
 from tests.support import servers
 from tests.support.istio_metrics import Workload, expected_p99, openmetrics
 

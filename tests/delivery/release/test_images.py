@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import http.server
 import threading
 
 import pytest
 
-from model.settings import parse_stack_config
 from delivery import stack
-from delivery.plan import engine
 from delivery.__main__ import main
-from delivery.release import images as images_command
 from delivery.clients.registry import Reference
+from model.settings import parse_stack_config
 from tests.support import servers
 
 PODINFO_TAGS = [
