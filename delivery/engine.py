@@ -121,6 +121,12 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def _region(location: str | None) -> str:
+    """`europe-west1-b` -> `europe-west1`; a region stays itself."""
+    location = location or "europe-west1"
+    return location.rsplit("-", 1)[0] if location.count("-") == 2 else location
+
+
 def _mock_outputs(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
     state = dict(inputs)
     digest = hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()[:12]
@@ -150,6 +156,11 @@ def _mock_outputs(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
         state.update(
             endpoint=MOCK_CLUSTER_ENDPOINT,
             masterAuth={**(state.get("masterAuth") or {}), "clusterCaCertificate": ca},
+            # GKE reports its DNS-based control-plane endpoint as `gke-<uid>-<project number>.<region>.gke.goog`.
+            controlPlaneEndpointsConfig={**(state.get("controlPlaneEndpointsConfig") or {}), "dnsEndpointConfig": {
+                **((state.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {}),
+                "endpoint": f"gke-{digest}0123456789abcdef0123456789-123456789012.{_region(state.get('location'))}.gke.goog",
+            }},
             selfLink=f"https://container.googleapis.com/v1/projects/{state.get('project', 'p')}/clusters/{state.get('name', name)}",
         )
     if type_ == "gcp:serviceaccount/account:Account":
