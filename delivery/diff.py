@@ -167,7 +167,7 @@ def to_markdown(diff: PlanDiff, stack: str, base: str) -> str:
 def base_stack_config(stack: str, ref: str) -> dict:
     """The `config:` of `Pulumi.<stack>.yaml` as of git `ref`."""
     filename = f"Pulumi.{stack}.yaml"
-    text = gitref.file_at(engine.PROJECT_DIR, ref, filename)
+    text = gitref.file_at(engine.stack_config_dir(), ref, filename)
     if text is None:
         raise UsageError(f"{filename} does not exist at {ref!r}: the stack is new, nothing to diff against")
     return engine.config_from_text(text, f"{filename} at {ref}")

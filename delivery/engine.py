@@ -71,10 +71,23 @@ class Plan:
         return found[0]
 
 
-def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    path = project_dir / f"Pulumi.{stack}.yaml"
+def stack_config_dir(project_dir: Path = PROJECT_DIR) -> Path:
+    """Where the project's `Pulumi.<stack>.yaml` files live: `stackConfigDir` of `Pulumi.yaml`
+    (relative to the project, as the Pulumi CLI reads it), else the project directory."""
+    try:
+        project = yaml.safe_load((Path(project_dir) / "Pulumi.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        project = {}
+    configured = project.get("stackConfigDir") if isinstance(project, dict) else None
+    return Path(project_dir) / configured if isinstance(configured, str) and configured else Path(project_dir)
+
+
+def load_stack_config(stack: str, stack_dir: Path | None = None) -> dict[str, Any]:
+    """The `config:` of `<stack_dir>/Pulumi.<stack>.yaml` (default: this project's stack files)."""
+    stack_dir = Path(stack_dir) if stack_dir is not None else stack_config_dir()
+    path = stack_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        raise StackFileError(f"no stack file {path.name} in {project_dir}")
+        raise StackFileError(f"no stack file {path.name} in {stack_dir}")
     return config_from_text(path.read_text(), path.name)
 
 
@@ -275,8 +288,13 @@ def _in_project(project_dir: Path):
         sys.path[:] = old_path
 
 
-def render(stack: str, config: dict[str, Any] | None = None, project_dir: Path = PROJECT_DIR) -> Plan:
-    """Run the program for `stack` (config from its stack file unless given) and return the plan.
+def render(stack: str, config: dict[str, Any] | None = None, project_dir: Path = PROJECT_DIR,
+           stack_dir: Path | None = None) -> Plan:
+    """Run the program of `project_dir` for `stack` and return the plan.
+
+    The config is `config` when given, else `Pulumi.<stack>.yaml` of `stack_dir` (default: the
+    project's stack config directory), so one program can be previewed with stack files kept
+    elsewhere (the tests' fixture stacks), as Pulumi's `stackConfigDir` allows.
 
     Raises components.settings.ConfigError for invalid config, before any resource is registered.
     """
@@ -287,7 +305,7 @@ def render(stack: str, config: dict[str, Any] | None = None, project_dir: Path =
     from pulumi.runtime.sync_await import _sync_await
 
     if config is None:
-        config = load_stack_config(stack, project_dir)
+        config = load_stack_config(stack, stack_dir if stack_dir is not None else stack_config_dir(project_dir))
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
     values, secret_keys = to_pulumi_config(config)
 

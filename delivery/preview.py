@@ -90,6 +90,8 @@ def write_outputs(plan: engine.Plan, out_dir: Path) -> None:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    parser.add_argument("--stack-dir", type=Path, default=None, metavar="DIR",
+                        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: build/preview/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="do not print the resource tree")
 
@@ -99,7 +101,7 @@ def run(args) -> int:
     from delivery import policy
 
     try:
-        plan = engine.render(args.stack)
+        plan = engine.render(args.stack, stack_dir=args.stack_dir)
     except engine.StackFileError as exc:
         return fail(str(exc))
     except ConfigError as exc:

@@ -12,7 +12,8 @@ import pytest
 from delivery.diff import compare
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROGRAM = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "components", "delivery", "policies", "dashboards")
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+PROGRAM = ("__main__.py", "Pulumi.yaml", "components", "delivery", "policies", "dashboards")
 OLD_SECRET = "v1:Zm9vYmFyYmF6cXV4"
 NEW_SECRET = "v1:cm90YXRlZHNlY3JldA"
 
@@ -37,7 +38,8 @@ def repo(tmp_path_factory) -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy(source, root / name)
-    dev = (root / "Pulumi.dev.yaml").read_text()
+    dev = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
+    (root / "Pulumi.dev.yaml").write_text(dev)
     (root / "Pulumi.broken.yaml").write_text(dev)
     _git(root, "init", "-q")
     _git(root, "add", ".")

@@ -14,6 +14,7 @@ from components.settings import ConfigError
 from delivery import engine
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 SECRET_TEXTS = ("offline-preview-secret-for", "mock-")  # what the mocks put behind secrets
 
 
@@ -25,7 +26,8 @@ def preview(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def dev_preview(tmp_path_factory):
     out = tmp_path_factory.mktemp("preview")
-    result = preview("--stack", "dev", "--out", str(out))
+    # The fixture dev stack carries a stand-in `secure:` slackWebhookUrl, so the plan holds secrets.
+    result = preview("--stack", "dev", "--stack-dir", str(FIXTURES_DIR), "--out", str(out))
     return result, out
 
 
@@ -65,16 +67,13 @@ def test_manifests_are_written_per_object(dev_preview):
 
 
 def test_invalid_config_exits_2_without_traceback(tmp_path):
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("{ga: 90, canary: 10}", "{ga: 95, canary: 10}")
+    text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text().replace("{ga: 90, canary: 10}", "{ga: 95, canary: 10}")
     (tmp_path / "Pulumi.bad.yaml").write_text(text)
-    for pkg in ("components", "delivery", "policies"):
-        shutil.copytree(PROJECT_DIR / pkg, tmp_path / pkg)
-    result = preview("--stack", "bad", cwd=tmp_path)
+    result = preview("--stack", "bad", "--stack-dir", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "apps.podinfo.weights" in result.stderr and "sum to 100" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_invalid_config_registers_nothing(dev_config):
@@ -85,13 +84,27 @@ def test_invalid_config_registers_nothing(dev_config):
     assert info.value.registered == []
 
 
-def test_unknown_stack_exits_2():
-    result = preview("--stack", "nope")
+def test_unknown_stack_exits_2(tmp_path):
+    result = preview("--stack", "nope", "--stack-dir", str(tmp_path))
     assert result.returncode == 2 and "Pulumi.nope.yaml" in result.stderr
 
 
 def test_local_stack_previews(tmp_path):
-    result = preview("--stack", "local", "--out", str(tmp_path))
+    result = preview("--stack", "local", "--stack-dir", str(FIXTURES_DIR), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["stack"] == "local"
+
+
+def test_a_stack_without_the_slack_secret_previews_with_notifications_off(tmp_path):
+    """An adopter's first stack has no webhook yet: preview works, Flagger just does not post."""
+    text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
+    kept = [line for line in text.splitlines(keepends=True)
+            if "slackWebhookUrl" not in line and "secure:" not in line]
+    (tmp_path / "Pulumi.dev.yaml").write_text("".join(kept))
+    result = preview("--stack", "dev", "--stack-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    flagger = next(r for r in plan["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release"
+                   and r["inputs"].get("chart") == "flagger")
+    assert "slack" not in flagger["inputs"].get("values", {})
