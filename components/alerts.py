@@ -1,5 +1,9 @@
 """The canary analyses as PromQL, and Prometheus alerting rules for the Git-driven weights.
 
+The rules never depend on the weights: they ship in the Prometheus release, and a weights edit
+(a promote or a rollback) must change the VirtualService and nothing else. Whether a canary holds
+weight is read from live traffic instead: the callers' sidecars report what they route to it.
+
 Flagger judges the canaries it drives; nobody judges a weighted app's canary between two PRs.
 These rules do, with the promotion gate's thresholds (`delivery.maxErrorRateDelta`,
 `delivery.maxLatencyRatio`), so a canary that goes bad after its weight was raised pages
@@ -23,9 +27,15 @@ SEVERITY = "warning"
 _NOT_5XX = ',response_code!~"5.*"'
 
 
-def _selector(namespace: str, workload: str, extra: str = "") -> str:
-    return (f'reporter="destination",destination_workload_namespace="{namespace}",'
+def _selector(namespace: str, workload: str, extra: str = "", reporter: str = "destination") -> str:
+    return (f'reporter="{reporter}",destination_workload_namespace="{namespace}",'
             f'destination_workload=~"{workload}"{extra}')
+
+
+def routed_rate(namespace: str, workload: str, window: str = WINDOW) -> str:
+    """Requests per second the callers' sidecars (gateway, load tester, other apps) sent to the
+    workload: what the mesh routes to it, whatever its own pods report."""
+    return f"sum(rate(istio_requests_total{{{_selector(namespace, workload, reporter='source')}}}[{window}]))"
 
 
 def request_rate(namespace: str, workload: str, window: str = WINDOW) -> str:
@@ -59,7 +69,7 @@ def _labels(name: str, app: WeightedApp) -> dict[str, str]:
 def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WINDOW) -> list[dict]:
     ns, canary, ga = app.namespace, f"{name}-canary", f"{name}-ga"
     delta, ratio = settings.delivery.max_error_rate_delta, settings.delivery.max_latency_ratio
-    rules = [
+    return [
         {
             "alert": "CanaryErrorRateAboveGA",
             "expr": f"{_alert_error_rate(ns, canary, window)} - {_alert_error_rate(ns, ga, window)} > {delta:g}",
@@ -84,24 +94,23 @@ def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WIN
                                 "Lower its weight in the stack file or revert the tag."),
             },
         },
-    ]
-    if app.weights.canary > 0:
-        # Only a canary that holds weight should see traffic; at weight 0 silence is expected.
-        # The rule names no weight: raising it (10 -> 40) leaves the Prometheus release alone;
-        # only leaving or returning to 0 changes its rules.
-        rules.append({
+        {
+            # Callers route requests to the canary (so it holds weight) but its own sidecar
+            # receives none: pods outside the mesh (admitted before the injector was up), a
+            # broken sidecar or route. At weight 0 nothing is routed to it and this stays silent.
             "alert": "CanaryWithoutTraffic",
-            "expr": f"({request_rate(ns, canary, window)} or vector(0)) == 0",
+            "expr": (f"{routed_rate(ns, canary, window)} > 0 "
+                     f"unless on() ({request_rate(ns, canary, window)} > 0)"),
             "for": FOR,
             "labels": _labels(name, app),
             "annotations": {
-                "summary": f"{name}: canary holds traffic weight but receives no requests",
-                "description": (f"{canary} in {ns} received no requests over {window} although the stack gives it "
-                                "a traffic weight: its pods, sidecars or route are broken, "
+                "summary": f"{name}: the mesh routes requests to the canary but it receives none",
+                "description": (f"Callers sent {canary} in {ns} {{{{ $value | printf \"%.2f\" }}}} requests/s over "
+                                f"{window}, yet its sidecar reported none: its pods, sidecars or route are broken, "
                                 "and neither the gate nor these alerts can judge it."),
             },
-        })
-    return rules
+        },
+    ]
 
 
 def alerting_rules(settings: Settings) -> dict:

@@ -1,4 +1,4 @@
-"""The one way this program installs a Helm chart: a fixed release name, a pinned version."""
+"""The one way this program installs a Helm chart: a fixed release name, a pinned version, one timeout."""
 
 from __future__ import annotations
 
@@ -7,11 +7,21 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+# Seconds Helm waits for a release's objects to become ready. The provider's default, 300 s, is
+# too short on a first install: pods wait for nodes to start (and to scale up), images to pull,
+# and the gateway's Service for a cloud load balancer; a release that times out is left
+# `failed` and has to be repaired by hand. One value for every release.
+RELEASE_TIMEOUT_SECONDS = 600
+
 
 def release(resource_name: str, *, chart: str, version: str, repo: str, namespace: pulumi.Input[str],
-            values: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None = None) -> k8s.helm.v3.Release:
+            values: dict[str, Any], opts: pulumi.ResourceOptions, name: str | None = None,
+            skip_crds: bool = False) -> k8s.helm.v3.Release:
     """A Helm release named `name` (default: the resource name), so object names and labels
-    the chart derives from it are known in advance; `version` is always an exact pin."""
+    the chart derives from it are known in advance; `version` is always an exact pin.
+
+    `skip_crds`: leave the chart's `crds/` directory alone, for charts that render the same
+    CRDs as templates (which Helm upgrades; `crds/` it installs once and never touches again)."""
     return k8s.helm.v3.Release(
         resource_name,
         name=name or resource_name,
@@ -20,5 +30,7 @@ def release(resource_name: str, *, chart: str, version: str, repo: str, namespac
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
         namespace=namespace,
         values=values,
+        timeout=RELEASE_TIMEOUT_SECONDS,
+        skip_crds=skip_crds or None,
         opts=opts,
     )
