@@ -4,7 +4,8 @@
   importing the same Pulumi modules, the part no change to this program can remove;
 - resource count and the longest dependency chain (dependencies and provider edges), which
   bounds how long a first `pulumi up` must wait in sequence;
-- blast radius of the two everyday PRs: a weight edit and a canary tag edit.
+- blast radius of the two everyday PRs: a weight edit and a canary tag edit, and of each weights
+  transition of a release (first promote 0->10, 10->60, rollbacks 60->0 and 100->0).
 """
 
 from __future__ import annotations
@@ -55,10 +56,12 @@ def longest_chain(plan: engine.Plan) -> list[dict]:
     return [by_urn[u] for u in longest]
 
 
-def blast_radius(stack: str, mutate) -> list[str]:
+def blast_radius(stack: str, mutate, prepare=None) -> list[str]:
     from delivery.plan.diff import compare
 
     config = stack_file.load_config(stack)
+    if prepare:
+        prepare(config)
     base = engine.render(stack, copy.deepcopy(config))
     mutate(config)
     diff = compare(base, engine.render(stack, config))
@@ -110,6 +113,19 @@ def main() -> int:
         for label, mutate in (("weights edit", shift_weights), ("canary tag edit", bump_canary)):
             changed = blast_radius(args.stack, mutate)
             print(f"blast radius of a {label} on {weighted}: {len(changed)} resource(s): {', '.join(changed) or '-'}")
+
+        def set_canary_weight(canary):
+            def mutate(config):
+                config["istio-canary:apps"][weighted]["weights"] = {"ga": 100 - canary, "canary": canary}
+
+            return mutate
+
+        for before, after in ((0, 10), (10, 60), (60, 0), (100, 0)):
+            changed = blast_radius(args.stack, set_canary_weight(after), prepare=set_canary_weight(before))
+            print(
+                f"blast radius of canary weight {before}->{after} on {weighted}: {len(changed)} resource(s): "
+                f"{', '.join(changed) or '-'}"
+            )
     return 0
 
 

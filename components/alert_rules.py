@@ -1,5 +1,9 @@
 """Prometheus alerting rules for the Git-driven weights.
 
+The rules never depend on the weights: they ship in the Prometheus release, and a weights edit
+(a promote or a rollback) must change the VirtualService and nothing else. Whether a canary holds
+weight is read from live traffic instead: the callers' sidecars report what they route to it.
+
 Flagger judges the canaries it drives; nobody judges a weighted app's canary between two PRs.
 These rules do, with the promotion gate's thresholds (`delivery.maxErrorRateDelta`,
 `delivery.maxLatencyRatio`), so a canary that goes bad after its weight was raised pages
@@ -10,7 +14,7 @@ Pure data: the Observability component installs them.
 
 from __future__ import annotations
 
-from model.promql import NOT_5XX, WINDOW, p99_latency, request_rate, selector
+from model.promql import NOT_5XX, WINDOW, p99_latency, request_rate, routed_rate, selector
 from model.settings import Settings, WeightedApp
 
 # How long a condition must hold before it pages: one window, so one slow scrape or a
@@ -33,7 +37,7 @@ def _labels(name: str, app: WeightedApp) -> dict[str, str]:
 def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WINDOW) -> list[dict]:
     ns, canary, ga = app.namespace, f"{name}-canary", f"{name}-ga"
     delta, ratio = settings.delivery.max_error_rate_delta, settings.delivery.max_latency_ratio
-    rules = [
+    return [
         {
             "alert": "CanaryErrorRateAboveGA",
             "expr": f"{_alert_error_rate(ns, canary, window)} - {_alert_error_rate(ns, ga, window)} > {delta:g}",
@@ -62,28 +66,24 @@ def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WIN
                 ),
             },
         },
+        {
+            # Callers route requests to the canary (so it holds weight) but its own sidecar
+            # receives none: pods outside the mesh (admitted before the injector was up), a
+            # broken sidecar or route. At weight 0 nothing is routed to it and this stays silent.
+            "alert": "CanaryWithoutTraffic",
+            "expr": (f"{routed_rate(ns, canary, window)} > 0 unless on() ({request_rate(ns, canary, window)} > 0)"),
+            "for": FOR,
+            "labels": _labels(name, app),
+            "annotations": {
+                "summary": f"{name}: the mesh routes requests to the canary but it receives none",
+                "description": (
+                    f'Callers sent {canary} in {ns} {{{{ $value | printf "%.2f" }}}} requests/s over '
+                    f"{window}, yet its sidecar reported none: its pods, sidecars or route are broken, "
+                    "and neither the gate nor these alerts can judge it."
+                ),
+            },
+        },
     ]
-    if app.weights.canary > 0:
-        # Only a canary that holds weight should see traffic; at weight 0 silence is expected.
-        # The rule names no weight: raising it (10 -> 40) leaves the Prometheus release alone;
-        # only leaving or returning to 0 changes its rules.
-        rules.append(
-            {
-                "alert": "CanaryWithoutTraffic",
-                "expr": f"({request_rate(ns, canary, window)} or vector(0)) == 0",
-                "for": FOR,
-                "labels": _labels(name, app),
-                "annotations": {
-                    "summary": f"{name}: canary holds traffic weight but receives no requests",
-                    "description": (
-                        f"{canary} in {ns} received no requests over {window} although the stack gives it "
-                        "a traffic weight: its pods, sidecars or route are broken, "
-                        "and neither the gate nor these alerts can judge it."
-                    ),
-                },
-            }
-        )
-    return rules
 
 
 def alerting_rules(settings: Settings) -> dict:

@@ -144,7 +144,14 @@ class WeightedRelease(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=istio_crds,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Istio kinds are istio-base CRDs. And the weights move only once both sides have
+                # rolled out: Pulumi awaits a Deployment's rollout, so a PR that changes a tag and
+                # the weights at once (finalize: GA to the new tag, 100/0) shifts traffic to new,
+                # ready pods, not to the old GA while it is still rolling.
+                depends_on=[mesh.base, *self.deployments.values()],
+            ),
         )
         self.load_generator = self._load_generator(name, app, ns, child)
 

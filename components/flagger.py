@@ -64,6 +64,10 @@ class Flagger(pulumi.ComponentResource):
             "meshProvider": "istio",
             "metricsServer": prometheus_url,
             "clusterName": cluster_name,
+            # Helm installs a chart's crds/ once and never upgrades them, while Flagger is bumped
+            # by the upgrades workflow: its CRDs come as templates instead (the chart renders
+            # crds/*.yaml under `crd.create`), so every chart upgrade upgrades them too.
+            "crd": {"create": True},
             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
         }
         if settings.has_slack_webhook:
@@ -86,6 +90,9 @@ class Flagger(pulumi.ComponentResource):
             platform=platform,
             namespace=namespace,
             values=values,
+            # The same CRDs from crds/ would be created before the templates, which then fail
+            # on objects Helm does not own.
+            skip_crds=True,
             # Flagger writes VirtualServices and DestinationRules: istio-base's CRDs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[mesh.base]),
         )
@@ -98,7 +105,7 @@ class Flagger(pulumi.ComponentResource):
                 kind="MetricTemplate",
                 metadata={"name": metric, "namespace": namespace},
                 spec={"provider": {"type": "prometheus", "address": prometheus_url}, "query": query},
-                # The MetricTemplate CRD ships in the Flagger chart (its crds/ directory).
+                # The MetricTemplate CRD is installed by the Flagger release (`crd.create`).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
             )
             for metric, query in METRIC_QUERIES.items()

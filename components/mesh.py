@@ -115,11 +115,15 @@ class Mesh(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.base]),
         )
 
+        # The ID comes from the release's status, as pulumi-kubernetes documents for reading a
+        # chart's objects: unknown until the release exists, so a preview before the first
+        # install skips the read. A constant ID would be read during every preview, and fail
+        # while the release does not exist yet: `depends_on` does not defer a read
+        # (pulumi/pulumi#16395). Helm waits for a LoadBalancer's address before the status is set.
         gateway_service = k8s.core.v1.Service.get(
             f"{GATEWAY_RELEASE}-service",
-            f"{GATEWAY_NAMESPACE}/{GATEWAY_RELEASE}",
-            # Read once the release is deployed: Helm waits for a LoadBalancer's address.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gateway]),
+            pulumi.Output.concat(self.gateway.status.namespace, "/", self.gateway.status.name),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.ingress_address: pulumi.Output[str] = _ingress_address(gateway_service, platform.gateway_service_type)
 

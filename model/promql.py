@@ -12,10 +12,16 @@ WINDOW = "5m"
 NOT_5XX = ',response_code!~"5.*"'
 
 
-def selector(namespace: str, workload: str, extra: str = "") -> str:
+def selector(namespace: str, workload: str, extra: str = "", reporter: str = "destination") -> str:
     return (
-        f'reporter="destination",destination_workload_namespace="{namespace}",destination_workload=~"{workload}"{extra}'
+        f'reporter="{reporter}",destination_workload_namespace="{namespace}",destination_workload=~"{workload}"{extra}'
     )
+
+
+def routed_rate(namespace: str, workload: str, window: str = WINDOW) -> str:
+    """Requests per second the callers' sidecars (gateway, load tester, other apps) sent to the
+    workload: what the mesh routes to it, whatever its own pods report."""
+    return f"sum(rate(istio_requests_total{{{selector(namespace, workload, reporter='source')}}}[{window}]))"
 
 
 def request_rate(namespace: str, workload: str, window: str = WINDOW) -> str:

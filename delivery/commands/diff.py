@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitStatus:
     filename = f"Pulumi.{args.stack}.yaml"
-    new_config = stack.load_config(args.stack, engine.PROJECT_DIR)
-    old_config = stack.config_at(engine.PROJECT_DIR, args.base, filename)
+    stack_dir = stack.stack_config_dir(engine.PROJECT_DIR)
+    new_config = stack.load_config(args.stack, stack_dir)
+    old_config = stack.config_at(stack_dir, args.base, filename)
     if old_config is None:
         raise UsageError(f"{filename} does not exist at {args.base!r}: the stack is new, nothing to diff against")
     plans = []

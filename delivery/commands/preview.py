@@ -55,13 +55,20 @@ def tree_lines(plan: engine.Plan) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    parser.add_argument(
+        "--stack-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: build/preview/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="do not print the resource tree")
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
     try:
-        plan = engine.render(args.stack)
+        plan = engine.render(args.stack, stack_dir=args.stack_dir)
     except ConfigError as exc:
         raise UsageError(f"Pulumi.{args.stack}.yaml: {exc}") from None
 

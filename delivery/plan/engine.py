@@ -99,6 +99,12 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def _region(location: str | None) -> str:
+    """`europe-west1-b` -> `europe-west1`; a region stays itself."""
+    location = location or "europe-west1"
+    return location.rsplit("-", 1)[0] if location.count("-") == 2 else location
+
+
 def _mock_outputs(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
     state = dict(inputs)
     digest = hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()[:12]
@@ -128,6 +134,15 @@ def _mock_outputs(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
         state.update(
             endpoint=MOCK_CLUSTER_ENDPOINT,
             masterAuth={**(state.get("masterAuth") or {}), "clusterCaCertificate": ca},
+            # GKE reports its DNS-based control-plane endpoint as `gke-<uid>-<project number>.<region>.gke.goog`.
+            controlPlaneEndpointsConfig={
+                **(state.get("controlPlaneEndpointsConfig") or {}),
+                "dnsEndpointConfig": {
+                    **((state.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {}),
+                    "endpoint": f"gke-{digest}0123456789abcdef0123456789-123456789012."
+                    f"{_region(state.get('location'))}.gke.goog",
+                },
+            },
             selfLink="https://container.googleapis.com/v1/projects/"
             f"{state.get('project', 'p')}/clusters/{state.get('name', name)}",
         )
@@ -232,13 +247,21 @@ def _in_project(project_dir: Path):
         sys.path[:] = old_path
 
 
-def render(stack: str, config: dict[str, Any] | None = None, project_dir: Path = PROJECT_DIR) -> Plan:
-    """Run the program for `stack` (config from its stack file unless given) and return the plan.
+def render(
+    stack: str, config: dict[str, Any] | None = None, project_dir: Path = PROJECT_DIR, stack_dir: Path | None = None
+) -> Plan:
+    """Run the program of `project_dir` for `stack` and return the plan.
+
+    The config is `config` when given, else `Pulumi.<stack>.yaml` of `stack_dir` (default: the
+    project's stack config directory), so one program can be previewed with stack files kept
+    elsewhere (the tests' fixture stacks), as Pulumi's `stackConfigDir` allows.
 
     Raises model.settings.ConfigError for invalid config, before any resource is registered.
     """
     if config is None:
-        config = stack_file.load_config(stack, project_dir)
+        config = stack_file.load_config(
+            stack, stack_dir if stack_dir is not None else stack_file.stack_config_dir(project_dir)
+        )
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
     values, secret_keys = to_pulumi_config(config)
     monitor = _monitor_class()(_mocks_class()())

@@ -41,8 +41,20 @@ class StackFile:
         return self.path.name
 
 
+def stack_config_dir(project_dir: Path | str = PROJECT_DIR) -> Path:
+    """Where the project's `Pulumi.<stack>.yaml` files live: `stackConfigDir` of `Pulumi.yaml`
+    (relative to the project, as the Pulumi CLI reads it), else the project directory."""
+    try:
+        project = yaml.safe_load((Path(project_dir) / "Pulumi.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        project = {}
+    configured = project.get("stackConfigDir") if isinstance(project, dict) else None
+    return Path(project_dir) / configured if isinstance(configured, str) and configured else Path(project_dir)
+
+
 def stack_path(stack: str, project_dir: Path | str = PROJECT_DIR) -> Path:
-    """`<project_dir>/Pulumi.<stack>.yaml`, which must exist."""
+    """`<project_dir>/Pulumi.<stack>.yaml`, which must exist (`project_dir`: the directory holding
+    the stack files, see `stack_config_dir`)."""
     if not _STACK_NAME.fullmatch(stack or ""):
         raise StackFileError(f"--stack {stack!r} is not a stack name (letters, digits, '-', '_', '.')")
     path = Path(project_dir) / f"Pulumi.{stack}.yaml"
@@ -79,9 +91,9 @@ def read_config(path: Path) -> dict[str, Any]:
     return config_from_text(path.read_text(), path.name)
 
 
-def load_config(stack: str, project_dir: Path | str = PROJECT_DIR) -> dict[str, Any]:
-    """The `config:` mapping of stack `stack`."""
-    return read_config(stack_path(stack, project_dir))
+def load_config(stack: str, stack_dir: Path | str | None = None) -> dict[str, Any]:
+    """The `config:` mapping of `<stack_dir>/Pulumi.<stack>.yaml` (default: this project's stack files)."""
+    return read_config(stack_path(stack, stack_dir if stack_dir is not None else stack_config_dir()))
 
 
 def parse_settings(config: Mapping[str, Any], source: str) -> stack_settings.Settings:

@@ -44,9 +44,27 @@ def rendered(annotations: dict, value: str | None) -> dict:
     return {k: re.sub(r"\{\{ \$value[^}]*\}\}", value or "", v) for k, v in annotations.items()}
 
 
-def run_rule_test(promtool, tmp_path, rules: dict, workloads: list[Workload], firing: dict[str, str | None]):
+def routed_to_canary(rps: float) -> list[dict]:
+    """What the callers' sidecars (reporter="source") report sending to the canary: the mesh routes
+    to it only while it holds weight."""
+    labels = (
+        'reporter="source",destination_workload="podinfo-canary",destination_workload_namespace="test",'
+        'response_code="200"'
+    )
+    return [{"series": f"istio_requests_total{{{labels}}}", "values": f"1000+{rps * 60:.10g}x{EVAL_MINUTES + 5}"}]
+
+
+def run_rule_test(
+    promtool,
+    tmp_path,
+    rules: dict,
+    workloads: list[Workload],
+    firing: dict[str, str | None],
+    routed: float | None = 2.0,
+):
     """`promtool test rules`: at EVAL_MINUTES, exactly the alerts in `firing` fire (with the value
-    their annotations show), every other canary alert stays silent."""
+    their annotations show), every other canary alert stays silent. `routed`: requests/s the
+    callers send to the canary (None: the canary holds no weight, nothing is routed to it)."""
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
     labels = {"severity": "warning", "app": "podinfo", "namespace": "test"}
     cases = []
@@ -61,7 +79,12 @@ def run_rule_test(promtool, tmp_path, rules: dict, workloads: list[Workload], fi
         "rule_files": ["rules.yml"],
         "evaluation_interval": "1m",
         "tests": [
-            {"interval": "1m", "input_series": rule_test_series(workloads, EVAL_MINUTES + 5), "alert_rule_test": cases}
+            {
+                "interval": "1m",
+                "input_series": rule_test_series(workloads, EVAL_MINUTES + 5)
+                + (routed_to_canary(routed) if routed is not None else []),
+                "alert_rule_test": cases,
+            }
         ],
     }
     (tmp_path / "test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
@@ -116,8 +139,8 @@ def test_alert_rules_cover_weighted_apps_only(dev_settings):
             dict(rps=2, error_ratio=1.0), {"CanaryErrorRateAboveGA": "99.50"}, id="every-canary-request-fails"
         ),
         pytest.param(dict(rps=2, latency_ms=600), {"CanaryLatencyAboveGA": "995"}, id="slow-canary"),
-        pytest.param(dict(rps=0), {"CanaryWithoutTraffic": None}, id="canary-traffic-stopped"),
-        pytest.param(dict(present=False), {"CanaryWithoutTraffic": None}, id="canary-never-seen"),
+        pytest.param(dict(rps=0), {"CanaryWithoutTraffic": "2.00"}, id="canary-traffic-stopped"),
+        pytest.param(dict(present=False), {"CanaryWithoutTraffic": "2.00"}, id="canary-never-seen"),
     ],
 )
 def test_alerts_fire_on_their_condition_only(traffic, firing, promtool, dev_settings, tmp_path):
@@ -141,16 +164,19 @@ def test_a_canary_at_weight_zero_may_go_without_traffic(promtool, dev_config, tm
     settings = settings_with(
         dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(weights={"ga": 100, "canary": 0})
     )
-    rules = alert_rules.alerting_rules(settings)
 
-    assert [r["alert"] for r in rules["groups"][0]["rules"]] == ["CanaryErrorRateAboveGA", "CanaryLatencyAboveGA"]
-    run_rule_test(promtool, tmp_path, rules, [canary(present=False), GA], {})
-
-
-def test_raising_a_canary_weight_leaves_the_alert_rules_alone(dev_settings, dev_config):
-    # Every promote would otherwise also upgrade the Prometheus release.
-    raised = settings_with(
-        dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(weights={"ga": 40, "canary": 60})
+    # Nothing is routed to it (no caller reports requests for it): silence is expected.
+    run_rule_test(
+        promtool, tmp_path, alert_rules.alerting_rules(settings), [canary(present=False), GA], {}, routed=None
     )
 
-    assert alert_rules.alerting_rules(raised) == alert_rules.alerting_rules(dev_settings)
+
+@pytest.mark.parametrize("weights", [(100, 0), (90, 10), (40, 60), (0, 100)])
+def test_alert_rules_do_not_follow_the_weights(dev_settings, dev_config, weights):
+    # The rules ship in the Prometheus release: a rule that followed the weights would make every
+    # promote or rollback upgrade Prometheus too, not only the VirtualService.
+    edited = settings_with(
+        dev_config, lambda c: c["istio-canary:apps"]["podinfo"].update(weights={"ga": weights[0], "canary": weights[1]})
+    )
+
+    assert alert_rules.alerting_rules(edited) == alert_rules.alerting_rules(dev_settings)

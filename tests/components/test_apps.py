@@ -317,3 +317,13 @@ def test_exports_give_each_app_its_url_weights_and_tags(dev_plan, dev_config):
     assert apps["frontend"]["url"] == f"http://{engine.MOCK_INGRESS_IP}/"
     assert apps["frontend"]["tags"] == {"target": app_config(dev_config)["frontend"]["tag"]}
     assert apps["backend"]["url"] is None  # not published: reachable in the mesh only
+
+
+def test_weights_move_only_after_both_sides_have_rolled_out(dev_plan):
+    # A finalize PR (GA to the new tag, 100/0) must not flip traffic to the old GA mid-rollout:
+    # the VirtualService waits for both Deployments, whose rollouts Pulumi awaits.
+    virtual_service = dev_plan.named("podinfo", "kubernetes:networking.istio.io/v1:VirtualService")
+    for side in ("podinfo-ga", "podinfo-canary"):
+        deployment = dev_plan.named(side, "kubernetes:apps/v1:Deployment")
+        assert deployment["urn"] in virtual_service["dependencies"]
+        assert "pulumi.com/skipAwait" not in (deployment["inputs"]["metadata"].get("annotations") or {})

@@ -64,7 +64,77 @@ def test_node_pool_runs_as_its_own_service_account(dev_plan, pool):
     assert pool["nodeConfig"]["serviceAccount"].startswith(account["inputs"]["accountId"] + "@")
     assert "compute@developer" not in pool["nodeConfig"]["serviceAccount"]
     roles = {m["inputs"]["role"] for m in dev_plan.of_type("gcp:projects/iAMMember:IAMMember")}
-    assert "roles/editor" not in roles and "roles/logging.logWriter" in roles
+    # The role GKE documents for a custom node service account, and nothing broad.
+    assert "roles/editor" not in roles and "roles/container.defaultNodeServiceAccount" in roles
+
+
+def test_default_node_pool_runs_as_the_node_service_account_until_removed(dev_plan, gke, pool):
+    # It exists for the few minutes before removal: not as the default compute account either.
+    assert gke["nodeConfig"]["serviceAccount"] == pool["nodeConfig"]["serviceAccount"]
+    cluster = dev_plan.of_type(CLUSTER)[0]
+    granted = {m["urn"] for m in dev_plan.of_type("gcp:projects/iAMMember:IAMMember")}
+    # Its nodes start with the roles they need to write logs and metrics already granted.
+    assert granted <= set(cluster["dependencies"])
+
+
+def test_control_plane_is_reached_by_dns_while_the_ip_endpoint_stays_restricted(gke):
+    assert gke["controlPlaneEndpointsConfig"]["dnsEndpointConfig"] == {"allowExternalTraffic": True}
+    assert gke["controlPlaneEndpointsConfig"].get("ipEndpointsConfig", {}).get("enabled", True) is True
+    assert gke["masterAuthorizedNetworksConfig"]["cidrBlocks"]
+
+
+@pytest.mark.parametrize(
+    "location, min_nodes, per_zone",
+    [
+        ("europe-west1-b", 1, 1),
+        ("europe-west1-b", 3, 3),
+        # A regional pool spreads over three zones and counts initial nodes per zone.
+        ("europe-west1", 1, 1),
+        ("europe-west1", 4, 2),
+        ("europe-west1", 6, 2),
+    ],
+)
+def test_node_pool_starts_with_min_nodes_not_empty(render_config, location, min_nodes, per_zone):
+    plan = render_config(
+        lambda c: c["istio-canary:cluster"].update(location=location, minNodes=min_nodes, maxNodes=max(min_nodes, 6))
+    )
+    assert plan.of_type(NODE_POOL)[0]["inputs"]["initialNodeCount"] == per_zone
+
+
+GCP_APIS = {
+    "compute.googleapis.com",
+    "container.googleapis.com",
+    "iam.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+}
+
+
+def test_gcp_apis_are_enabled_and_stay_on_at_destroy(dev_plan):
+    services = {s["inputs"]["service"]: s["inputs"] for s in dev_plan.of_type("gcp:projects/service:Service")}
+    assert set(services) == GCP_APIS
+    assert all(s["disableOnDestroy"] is False and s["project"] == "acme-istio-canary" for s in services.values())
+
+
+@pytest.mark.parametrize(
+    "type_, api",
+    [
+        ("gcp:compute/network:Network", "compute.googleapis.com"),
+        (CLUSTER, "container.googleapis.com"),
+        ("gcp:serviceaccount/account:Account", "iam.googleapis.com"),
+        ("gcp:projects/iAMMember:IAMMember", "cloudresourcemanager.googleapis.com"),
+    ],
+)
+def test_gcp_resources_wait_for_their_api(dev_plan, type_, api):
+    (service,) = [s["urn"] for s in dev_plan.of_type("gcp:projects/service:Service") if s["inputs"]["service"] == api]
+    for resource in dev_plan.of_type(type_):
+        assert service in resource["dependencies"], resource["name"]
+
+
+def test_every_compute_resource_waits_for_the_compute_api_through_the_network(dev_plan):
+    network = dev_plan.of_type("gcp:compute/network:Network")[0]["urn"]
+    for type_ in ("subnetwork:Subnetwork", "firewall:Firewall", "router:Router"):
+        for resource in dev_plan.of_type(f"gcp:compute/{type_}"):
+            assert network in resource["dependencies"], resource["name"]
 
 
 def test_kubernetes_provider_waits_for_the_node_pool(dev_plan):

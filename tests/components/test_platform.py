@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 
 import jsonschema
 import pytest
@@ -159,9 +160,35 @@ def test_gateway_service_type_comes_from_config(dev_plan, local_plan, changed_pl
 
 def test_ingress_address_is_read_back_from_the_gateway_service(dev_plan):
     service = dev_plan.named("istio-gateway-service")
+    # The ID is the release's status (namespace/name): test_first_run shows the read waits for it.
     assert service.get("read") and service["id"] == "istio-system/istio-gateway"
-    assert release(dev_plan, "istio-gateway")["urn"] in service["dependencies"]
     assert dev_plan.outputs["ingressAddress"] == engine.MOCK_INGRESS_IP
+
+
+def test_every_helm_release_waits_long_enough_for_a_first_install(dev_plan, local_plan):
+    from components.helm import RELEASE_TIMEOUT_SECONDS
+
+    # Longer than the provider's 300 s default: nodes, image pulls and the load balancer come first.
+    assert RELEASE_TIMEOUT_SECONDS > 300
+    for plan in (dev_plan, local_plan):
+        releases = plan.of_type(RELEASE)
+        assert releases and {r["inputs"].get("timeout") for r in releases} == {RELEASE_TIMEOUT_SECONDS}
+
+
+def test_flagger_crds_are_upgraded_with_its_chart(dev_plan):
+    inputs = release(dev_plan, "flagger")["inputs"]
+    # Rendered as templates (which Helm upgrades), not from crds/ (installed once, never upgraded).
+    assert inputs["values"]["crd"] == {"create": True}
+    assert inputs["skipCrds"] is True
+    # Upstream: the chart renders every crds/*.yaml as a template exactly when crd.create is set.
+    chart = reference_file(f"charts/flagger-{inputs['version']}.tgz")
+    with tarfile.open(chart) as archive:
+        template = archive.extractfile("flagger/templates/crd.yaml").read().decode()
+        crds = [m for m in archive.getnames() if m.startswith("flagger/crds/")]
+    assert template.startswith("{{- if .Values.crd.create -}}") and '.Files.Glob "crds/*.yaml"' in template
+    assert crds
+    # Only Flagger's: every other chart's CRDs are installed as they ship.
+    assert [r["name"] for r in dev_plan.of_type(RELEASE) if r["inputs"].get("skipCrds")] == ["flagger"]
 
 
 def test_mesh_wide_mtls_follows_config(dev_plan, changed_plan):

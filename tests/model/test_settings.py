@@ -8,6 +8,7 @@ import pytest
 
 from delivery import stack
 from model.settings import ConfigError, parse_stack_config
+from tests.support.project import FIXTURES_DIR
 
 APPS = "istio-canary:apps"
 CLUSTER = "istio-canary:cluster"
@@ -42,8 +43,8 @@ def dev(dev_config):
 
 
 def test_dev_and_local_stack_files_load():
-    dev = parse_stack_config(stack.load_config("dev"))
-    local = parse_stack_config(stack.load_config("local"))
+    dev = parse_stack_config(stack.load_config("dev", FIXTURES_DIR))
+    local = parse_stack_config(stack.load_config("local", FIXTURES_DIR))
     assert dev.cluster.provider == "gke" and dev.gcp.project == "acme-istio-canary"
     assert dev.apps["podinfo"].weights.ga == 90 and dev.apps["frontend"].match[0].header == "user-agent"
     assert dev.has_slack_webhook and dev.notifications.slack_channel == "#deploys"
@@ -200,7 +201,7 @@ def test_the_slack_webhook_must_be_a_secret(dev):
 
 
 def test_gke_only_keys_are_rejected_for_an_existing_cluster():
-    local = stack.load_config("local")
+    local = stack.load_config("local", FIXTURES_DIR)
     local[CLUSTER]["machineType"] = "e2-standard-4"
     assert "only allowed with cluster.provider gke" in rejected(local)["cluster.machineType"]
 

@@ -10,15 +10,11 @@ from pathlib import Path
 import pytest
 
 from delivery.plan.diff import compare
-from tests.support import project
-from tests.support.project import PROJECT_DIR
+from tests.support.project import FIXTURES_DIR, PROGRAM, PROJECT_DIR
+from tests.support.project import git as _git
 
-PROGRAM = (*project.PROGRAM, "Pulumi.dev.yaml")
 OLD_SECRET = "v1:Zm9vYmFyYmF6cXV4"
 NEW_SECRET = "v1:cm90YXRlZHNlY3JldA"
-
-
-_git = project.git
 
 
 def _diff(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -36,7 +32,8 @@ def repo(tmp_path_factory) -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy(source, root / name)
-    dev = (root / "Pulumi.dev.yaml").read_text()
+    dev = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
+    (root / "Pulumi.dev.yaml").write_text(dev)
     (root / "Pulumi.broken.yaml").write_text(dev)
     _git(root, "init", "-q")
     _git(root, "add", ".")

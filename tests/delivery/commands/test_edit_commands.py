@@ -1,4 +1,4 @@
-"""promote, rollback, finalize, set-tag, upgrades and status on temporary copies of the real stack files.
+"""promote, rollback, finalize, set-tag, upgrades and status on temporary copies of the fixture stacks.
 
 Each edit is asserted as the exact resulting text: the original with only the edited values
 changed, so comments, key order, flow mappings and quotes are pinned too. Every refusal must
@@ -18,18 +18,21 @@ import pytest
 
 from delivery import stack as stackfile
 from delivery.__main__ import main
-from tests.support.project import PODINFO, PROJECT_DIR
-from tests.support.project import pin as _pin
+from tests.support.project import FIXTURES_DIR
+
+# The fixture dev stack's podinfo (tests/fixtures/Pulumi.dev.yaml), the starting point of every edit here.
+PODINFO = {
+    "ga": 'ga: {tag: 6.13.0, track: "6.13.x", replicas: 2}',
+    "canary": 'canary: {tag: 6.14.1, track: "6.14.x", replicas: 1}',
+    "weights": "weights: {ga: 90, canary: 10}",
+}
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
-    for key, line in PODINFO.items():
-        text = _pin(text, key, line)
-    (tmp_path / "Pulumi.dev.yaml").write_text(text)
-    (tmp_path / "Pulumi.local.yaml").write_text((PROJECT_DIR / "Pulumi.local.yaml").read_text())
-    return tmp_path
+def project(fixture_project: Path) -> Path:
+    text = (fixture_project / "Pulumi.dev.yaml").read_text()
+    assert all(line in text for line in PODINFO.values()), "tests/fixtures/Pulumi.dev.yaml lost its podinfo lines"
+    return fixture_project
 
 
 @pytest.fixture
@@ -58,13 +61,13 @@ def changed(original: str, *replacements: tuple[str, str]) -> str:
 # --- the round trip ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack_file", sorted(p.name for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
-def test_real_stack_files_survive_an_edit_that_changes_nothing(stack_file, tmp_path):
+@pytest.mark.parametrize("stack_file", sorted(p.name for p in FIXTURES_DIR.glob("Pulumi.*.yaml")))
+def test_stack_files_survive_an_edit_that_changes_nothing(stack_file, tmp_path):
     path = tmp_path / stack_file
-    path.write_text((PROJECT_DIR / stack_file).read_text())
+    path.write_text((FIXTURES_DIR / stack_file).read_text())
     result = stackfile.edit(path, lambda config: None)
     assert not result.changed and not result.written
-    assert path.read_text() == (PROJECT_DIR / stack_file).read_text()
+    assert path.read_text() == (FIXTURES_DIR / stack_file).read_text()
 
 
 EXISTING = "  istio-canary:cluster: {provider: existing}\n"

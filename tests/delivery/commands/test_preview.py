@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from delivery.plan import engine
 from model.settings import ConfigError
-from tests.support.project import PROGRAM, PROJECT_DIR
+from tests.support.project import FIXTURES_DIR, PROJECT_DIR
 
 SECRET_TEXTS = ("offline-preview-secret-for", "mock-")  # what the mocks put behind secrets
 
@@ -26,7 +25,8 @@ def preview(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def dev_preview(tmp_path_factory):
     out = tmp_path_factory.mktemp("preview")
-    result = preview("--stack", "dev", "--out", str(out))
+    # The fixture dev stack carries a stand-in `secure:` slackWebhookUrl, so the plan holds secrets.
+    result = preview("--stack", "dev", "--stack-dir", str(FIXTURES_DIR), "--out", str(out))
     return result, out
 
 
@@ -66,17 +66,13 @@ def test_manifests_are_written_per_object(dev_preview):
 
 
 def test_invalid_config_exits_2_without_traceback(tmp_path):
-    for name in PROGRAM:
-        if (PROJECT_DIR / name).is_dir():
-            shutil.copytree(PROJECT_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("{ga: 90, canary: 10}", "{ga: 95, canary: 10}")
+    text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text().replace("{ga: 90, canary: 10}", "{ga: 95, canary: 10}")
     (tmp_path / "Pulumi.bad.yaml").write_text(text)
-    result = preview("--stack", "bad", cwd=tmp_path)
+    result = preview("--stack", "bad", "--stack-dir", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "apps.podinfo.weights" in result.stderr and "sum to 100" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_invalid_config_registers_nothing(dev_config):
@@ -87,13 +83,29 @@ def test_invalid_config_registers_nothing(dev_config):
     assert info.value.registered == []
 
 
-def test_unknown_stack_exits_2():
-    result = preview("--stack", "nope")
+def test_unknown_stack_exits_2(tmp_path):
+    result = preview("--stack", "nope", "--stack-dir", str(tmp_path))
     assert result.returncode == 2 and "Pulumi.nope.yaml" in result.stderr
 
 
 def test_local_stack_previews(tmp_path):
-    result = preview("--stack", "local", "--out", str(tmp_path))
+    result = preview("--stack", "local", "--stack-dir", str(FIXTURES_DIR), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["stack"] == "local"
+
+
+def test_a_stack_without_the_slack_secret_previews_with_notifications_off(tmp_path):
+    """An adopter's first stack has no webhook yet: preview works, Flagger just does not post."""
+    text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
+    kept = [line for line in text.splitlines(keepends=True) if "slackWebhookUrl" not in line and "secure:" not in line]
+    (tmp_path / "Pulumi.dev.yaml").write_text("".join(kept))
+    result = preview("--stack", "dev", "--stack-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    flagger = next(
+        r
+        for r in plan["resources"]
+        if r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"].get("chart") == "flagger"
+    )
+    assert "slack" not in flagger["inputs"].get("values", {})

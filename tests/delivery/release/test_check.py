@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from delivery.__main__ import main
-from tests.support.project import PODINFO, PROJECT_DIR, git
-from tests.support.project import pin as _pin
+from tests.support.project import FIXTURES_DIR, PODINFO, git
 
 
 @pytest.fixture
@@ -18,11 +17,8 @@ def repo(tmp_path: Path) -> Path:
     """A repository whose base commit holds the dev stack (podinfo at 90/10), the local stack and a program file."""
     if shutil.which("git") is None:
         pytest.skip("git not found: apt-get install git")
-    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
-    for key, line in PODINFO.items():
-        text = _pin(text, key, line)
-    (tmp_path / "Pulumi.dev.yaml").write_text(text)
-    (tmp_path / "Pulumi.local.yaml").write_text((PROJECT_DIR / "Pulumi.local.yaml").read_text())
+    for name in ("Pulumi.dev.yaml", "Pulumi.local.yaml"):
+        shutil.copy(FIXTURES_DIR / name, tmp_path / name)
     (tmp_path / "components").mkdir()
     (tmp_path / "components" / "mesh.py").write_text("ISTIO = 1\n")
     (tmp_path / "README.md").write_text("# readme\n")
