@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # renders twice per run, in subprocesses
+
 from delivery.diff import compare
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

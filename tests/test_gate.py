@@ -14,6 +14,8 @@ from delivery import gate
 from tests.support import servers
 from tests.support.istio_metrics import Workload, expected_p99, openmetrics
 
+pytestmark = pytest.mark.slow  # starts a real Prometheus
+
 NS = "shop"
 # Each app is one scenario: (canary, ga) traffic over the last half hour.
 SCENARIOS = {

@@ -14,6 +14,8 @@ from delivery import images as images_command
 from delivery.registry import Reference
 from tests.support import servers
 
+pytestmark = pytest.mark.slow  # starts a real OCI registry
+
 PODINFO_TAGS = ["6.13.0", "6.13.1", "6.13.3", "6.13.10", "6.14.0", "6.14.2", "6.14.3-rc.1", "6.15.0",
                 "7.0.0", "latest", "main-1a2b3c"]
 BACKEND_TAGS = ["1.0.0", "1.2.0", "1.10.1", "2.0.0"]
