@@ -1,7 +1,7 @@
 """Shared fixtures: plans of the real program, rendered once per session under mocks.
 
 The plans come from the fixture stacks in tests/fixtures/, never from the live `Pulumi.<stack>.yaml`
-files: those are the users' data, edited by every release PR (tests/test_live_stacks.py checks them
+files: those are the users' data, edited by every release PR (tests/delivery/stack/test_live_stacks.py checks them
 only for invariants that hold in any release state)."""
 
 from __future__ import annotations

@@ -513,6 +513,7 @@ def write_plan(tmp_path: Path, plan: dict) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_policy_command_exits_1_and_prints_rule_urn_and_fix_on_a_mandatory_violation(dev, tmp_path):
     plan = copy.deepcopy(dev)
     _weights(95, 10)(plan)
@@ -526,6 +527,7 @@ def test_policy_command_exits_1_and_prints_rule_urn_and_fix_on_a_mandatory_viola
     assert f"fix: {BY_NAME['virtualservice-weights'].description}" in result.stdout
 
 
+@pytest.mark.slow
 def test_policy_command_exits_0_with_only_advisory_violations(dev, tmp_path):
     plan = copy.deepcopy(dev)
     _set("podinfo-ga", "Deployment", "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem", False)(
@@ -536,6 +538,7 @@ def test_policy_command_exits_0_with_only_advisory_violations(dev, tmp_path):
     assert "advisory  workload-security" in result.stdout and "1 violation(s), 0 mandatory" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -661,6 +664,7 @@ def crossguard_violations(stub, plan: dict) -> set[tuple[str, str, str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_pack_serves_every_rule_with_its_enforcement_level(analyzer):
     from google.protobuf import empty_pb2
     from pulumi.runtime.proto import analyzer_pb2
@@ -674,6 +678,7 @@ def test_pack_serves_every_rule_with_its_enforcement_level(analyzer):
     }
 
 
+@pytest.mark.slow
 def test_crossguard_and_the_offline_runner_report_the_same_violations(analyzer, dev):
     plan = copy.deepcopy(dev)
     assert crossguard_violations(analyzer, plan) == set()

@@ -22,11 +22,12 @@ PODINFO = {
 
 
 def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` as a fixed test identity; its stdout. Fails the test on a git error."""
-    return subprocess.run(
+    """Run git in `repo` as a fixed test identity; its stdout. Fails the test on a git error, with git's message."""
+    done = subprocess.run(
         ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
         cwd=repo,
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout

@@ -13,6 +13,8 @@ from delivery.plan.diff import compare
 from tests.support.project import FIXTURES_DIR, PROGRAM, PROJECT_DIR
 from tests.support.project import git as _git
 
+pytestmark = pytest.mark.slow  # renders twice per run, in subprocesses
+
 OLD_SECRET = "v1:Zm9vYmFyYmF6cXV4"
 NEW_SECRET = "v1:cm90YXRlZHNlY3JldA"
 

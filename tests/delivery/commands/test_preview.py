@@ -13,6 +13,8 @@ from delivery.plan import engine
 from model.settings import ConfigError
 from tests.support.project import FIXTURES_DIR, PROJECT_DIR
 
+slow = pytest.mark.slow  # runs the CLI in a subprocess
+
 SECRET_TEXTS = ("offline-preview-secret-for", "mock-")  # what the mocks put behind secrets
 
 
@@ -30,6 +32,7 @@ def dev_preview(tmp_path_factory):
     return result, out
 
 
+@slow
 def test_preview_exits_0_and_prints_the_tree(dev_preview):
     result, _ = dev_preview
     assert result.returncode == 0, result.stderr
@@ -37,6 +40,7 @@ def test_preview_exits_0_and_prints_the_tree(dev_preview):
     assert "gcp:container:Cluster" in result.stdout
 
 
+@slow
 def test_plan_json_follows_the_contract(dev_preview):
     _, out = dev_preview
     plan = json.loads((out / "plan.json").read_text())
@@ -52,6 +56,7 @@ def test_plan_json_follows_the_contract(dev_preview):
     assert pool["inputs"]["autoscaling"]["totalMaxNodeCount"] == 5  # numbers stay numbers
 
 
+@slow
 def test_plan_json_has_no_secret_in_clear(dev_preview):
     _, out = dev_preview
     text = (out / "plan.json").read_text()
@@ -60,11 +65,13 @@ def test_plan_json_has_no_secret_in_clear(dev_preview):
     assert "gke-gcloud-auth-plugin" not in text  # the kubeconfig is a secret
 
 
+@slow
 def test_manifests_are_written_per_object(dev_preview):
     _, out = dev_preview
     assert (out / "manifests").is_dir()
 
 
+@slow
 def test_invalid_config_exits_2_without_traceback(tmp_path):
     text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text().replace("{ga: 90, canary: 10}", "{ga: 95, canary: 10}")
     (tmp_path / "Pulumi.bad.yaml").write_text(text)
@@ -83,11 +90,13 @@ def test_invalid_config_registers_nothing(dev_config):
     assert info.value.registered == []
 
 
+@slow
 def test_unknown_stack_exits_2(tmp_path):
     result = preview("--stack", "nope", "--stack-dir", str(tmp_path))
     assert result.returncode == 2 and "Pulumi.nope.yaml" in result.stderr
 
 
+@slow
 def test_local_stack_previews(tmp_path):
     result = preview("--stack", "local", "--stack-dir", str(FIXTURES_DIR), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -95,17 +104,14 @@ def test_local_stack_previews(tmp_path):
     assert plan["stack"] == "local"
 
 
-def test_a_stack_without_the_slack_secret_previews_with_notifications_off(tmp_path):
-    """An adopter's first stack has no webhook yet: preview works, Flagger just does not post."""
-    text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
-    kept = [line for line in text.splitlines(keepends=True) if "slackWebhookUrl" not in line and "secure:" not in line]
-    (tmp_path / "Pulumi.dev.yaml").write_text("".join(kept))
-    result = preview("--stack", "dev", "--stack-dir", str(tmp_path), "--out", str(tmp_path / "out"))
-    assert result.returncode == 0, result.stderr
-    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
-    flagger = next(
-        r
-        for r in plan["resources"]
-        if r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"].get("chart") == "flagger"
-    )
-    assert "slack" not in flagger["inputs"].get("values", {})
+def _slack(plan: engine.Plan) -> tuple[dict | None, list[str]]:
+    flagger = next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r["inputs"].get("chart") == "flagger")
+    secrets = [r["inputs"]["metadata"]["name"] for r in plan.of_type("kubernetes:core/v1:Secret")]
+    return flagger["inputs"].get("values", {}).get("slack"), [name for name in secrets if "slack" in name]
+
+
+def test_a_stack_without_the_slack_secret_previews_with_notifications_off(dev_plan, render_config):
+    """An adopter's first stack has no webhook yet: it renders, and Flagger just does not post."""
+    assert _slack(dev_plan) != (None, [])  # the fixture stack sets one
+    plan = render_config(lambda config: config.pop("istio-canary:slackWebhookUrl"))
+    assert _slack(plan) == (None, [])

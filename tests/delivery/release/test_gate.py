@@ -15,6 +15,8 @@ from model.settings import parse_stack_config
 from tests.support import servers
 from tests.support.istio_metrics import Workload, expected_p99, openmetrics
 
+pytestmark = pytest.mark.slow  # starts a real Prometheus
+
 NS = "shop"
 # Each app is one scenario: (canary, ga) traffic over the last half hour.
 SCENARIOS = {

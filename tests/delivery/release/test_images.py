@@ -13,6 +13,8 @@ from delivery.clients.registry import Reference
 from model.settings import parse_stack_config
 from tests.support import servers
 
+pytestmark = pytest.mark.slow  # starts a real OCI registry
+
 PODINFO_TAGS = [
     "6.13.0",
     "6.13.1",
