@@ -123,11 +123,17 @@ def test_every_job_that_reaches_the_cluster_installs_the_gke_auth_plugin_first()
 
 
 def test_pulumi_steps_that_select_a_stack_create_it_when_new():
-    selecting = [(where, step) for where, job_steps in _jobs() for step in job_steps
-                 if _uses(step, "pulumi/actions") and "stack-name" in step.get("with", {})]
+    selecting = [
+        (where, step)
+        for where, job_steps in _jobs()
+        for step in job_steps
+        if _uses(step, "pulumi/actions") and "stack-name" in step.get("with", {})
+    ]
     assert {where for where, _ in selecting} >= {"pull-request.yml:preview", "deploy.yml:up"}
     for where, step in selecting:
-        assert step["with"].get("upsert") is True, f"{where}: pulumi/actions without `upsert: true` fails on a new stack"
+        assert step["with"].get("upsert") is True, (
+            f"{where}: pulumi/actions without `upsert: true` fails on a new stack"
+        )
 
 
 def test_cloud_access_uses_workload_identity_federation_not_keys():
