@@ -191,6 +191,9 @@ def _monitor_class():
                     "dependencies": list(request.dependencies) if hasattr(request, "dependencies") else [],
                     "inputs": _plain(sdk.message_to_dict(inputs_struct)),
                     "additionalSecretOutputs": list(getattr(request, "additionalSecretOutputs", [])),
+                    # What the engine will not diff after creation (a reviewer asks "will this
+                    # field's drift replace the cluster?"): recorded so the plan answers it.
+                    "ignoreChanges": list(getattr(request, "ignoreChanges", [])),
                     **extra,
                 }
             )
