@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from functools import total_ordering
 
 _VERSION = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
 )
-_PARTIAL = re.compile(r"^v?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?$")
-_COMPARATOR = re.compile(r"^(>=|<=|>|<|=|~|\^)?\s*(\S+)$")
+_PARTIAL = re.compile(r"v?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?")
+_COMPARATOR = re.compile(r"(>=|<=|>|<|=|~|\^)?\s*(\S+)")
 
 
 @total_ordering
@@ -36,7 +36,7 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version | None:
         """The version a tag names, or None when the tag is not semver."""
-        m = _VERSION.match(text.strip())
+        m = _VERSION.fullmatch(text)
         if not m:
             return None
         pre = tuple(m.group("pre").split(".")) if m.group("pre") else ()
@@ -129,7 +129,7 @@ def _tokens(part: str) -> list[str]:
 
 
 def _expand(token: str, whole: str) -> list[_Bound]:
-    m = _COMPARATOR.match(token)
+    m = _COMPARATOR.fullmatch(token)
     if not m:
         raise TrackError(f"cannot read {token!r} in {whole!r}")
     op, ver = m.group(1) or "", m.group(2)
@@ -138,7 +138,7 @@ def _expand(token: str, whole: str) -> list[_Bound]:
         return [_Bound(op, exact)]
     if exact is not None and op == "":
         return [_Bound("=", exact)]
-    p = _PARTIAL.match(ver)
+    p = _PARTIAL.fullmatch(ver)
     if not p:
         raise TrackError(f"{token!r} in {whole!r} is not a version or a wildcard like 6.13.x")
     major = int(p.group(1))

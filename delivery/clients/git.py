@@ -1,31 +1,80 @@
-"""Reading the repository at a git ref: what `check`, `diff` and `changed-stacks` compare against."""
+"""Reading the repository at a git ref: what `check`, `diff` and `changed-stacks` compare against.
+
+Only git's own answer "this path is not in that commit" means a file is absent at a ref. Any
+other failure (git missing, a ref that names no commit, a shallow or partial clone lacking the
+objects, a timeout) is `UnavailableError` (exit 3) naming the ref: treating it as "absent" would
+let `check` pass a 10 -> 100 weight jump on a clone that simply lacks the base.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
-from delivery.errors import UsageError
+from delivery.errors import UnavailableError, UsageError
+
+TIMEOUT = 60
+# Never let a partial clone fetch missing objects behind the user's back (git >= 2.44): a
+# missing base object is reported, not silently downloaded (or hung on) mid-check.
+_ENV = {**os.environ, "GIT_NO_LAZY_FETCH": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+
+
+def run(project_dir: Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
+    """`git <args>` in `project_dir`; git missing or hanging is UnavailableError (exit 3)."""
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=project_dir, capture_output=True, text=text, timeout=TIMEOUT, env=_ENV
+        )
+    except FileNotFoundError:
+        raise UnavailableError(
+            "git is not installed (or not on PATH): cannot read the base of the comparison"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise UnavailableError(f"git {' '.join(args[:2])} did not finish within {TIMEOUT}s") from None
+    except NotADirectoryError:
+        raise UsageError(f"{project_dir} is not a directory") from None
 
 
 def git(project_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", *args], cwd=project_dir, capture_output=True, text=True, timeout=60)
-    except FileNotFoundError:
-        raise UsageError("git is not installed") from None
+    return run(project_dir, *args)
+
+
+def _stderr(done: subprocess.CompletedProcess) -> str:
+    err = done.stderr if isinstance(done.stderr, str) else done.stderr.decode("utf-8", "replace")
+    return (err.strip().splitlines() or [f"exit {done.returncode}"])[-1]
 
 
 def require_commit(project_dir: Path, ref: str) -> None:
-    """Refuse (UsageError) a ref that does not name a commit of the repository at `project_dir`."""
-    if git(project_dir, "rev-parse", "--is-inside-work-tree").returncode != 0:
+    """Refuse (exit 3) a ref that does not name a commit of the repository at `project_dir`."""
+    if not Path(project_dir).is_dir():
+        raise UsageError(f"{project_dir} is not a directory")
+    inside = run(project_dir, "rev-parse", "--is-inside-work-tree")
+    if inside.returncode != 0:
         raise UsageError(f"{Path(project_dir).resolve()} is not inside a git work tree")
     # A ref starting with '-' would be read by git as an option.
-    if ref.startswith("-") or git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode:
-        raise UsageError(f"--base {ref!r} is not a commit in this repository (fetch it first: git fetch origin)")
+    if ref.startswith("-") or run(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode:
+        raise UnavailableError(
+            f"--base {ref!r} is not a commit in this repository (a shallow clone may lack it: "
+            "fetch it first, git fetch origin, or check out with fetch-depth: 0)"
+        )
 
 
-def file_at(project_dir: Path, ref: str, filename: str) -> str | None:
-    """`filename` (relative to `project_dir`) as of `ref`, or None when it did not exist there."""
+def file_at(project_dir: Path, ref: str, filename: str) -> bytes | None:
+    """`filename` (relative to `project_dir`) as of `ref`, or None when it is not in that commit."""
     require_commit(project_dir, ref)
-    shown = git(project_dir, "show", f"{ref}:./{filename}")
-    return shown.stdout if shown.returncode == 0 else None
+    listed = run(project_dir, "ls-tree", "-z", ref, "--", f"./{filename}")
+    if listed.returncode != 0:
+        raise UnavailableError(f"cannot list {filename} at {ref!r}: git: {_stderr(listed)}")
+    if not listed.stdout:
+        return None  # git's own answer: the path is not in that commit's tree
+    mode_type_oid = listed.stdout.split("\t", 1)[0].split()
+    if len(mode_type_oid) != 3 or mode_type_oid[1] != "blob":
+        raise UsageError(f"{filename} at {ref!r} is a {mode_type_oid[1:2] or 'strange entry'}, not a file")
+    shown = run(project_dir, "cat-file", "blob", mode_type_oid[2], text=False)
+    if shown.returncode != 0:
+        raise UnavailableError(
+            f"cannot read {filename} at {ref!r}: git: {_stderr(shown)} "
+            "(a partial or shallow clone may lack the object: fetch the base first)"
+        )
+    return shown.stdout

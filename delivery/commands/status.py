@@ -84,7 +84,7 @@ def app_url(outputs: dict[str, Any] | None, name: str) -> str | None:
             found = value[name]
             if isinstance(found, dict):
                 found = next((v for k, v in found.items() if _norm(k) == "url"), None)
-            if isinstance(found, str) and re.match(r"^https?://", found):
+            if isinstance(found, str) and re.match(r"https?://", found):
                 return found
     return None
 

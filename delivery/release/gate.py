@@ -20,7 +20,7 @@ from delivery.errors import UnavailableError, UsageError
 from model import promql
 from model.settings import Settings, WeightedApp
 
-_PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
+_PROM_DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class GateResult:
 
 
 def check_window(window: str) -> str:
-    if not _PROM_DURATION.match(window or ""):
+    if not _PROM_DURATION.fullmatch(window or ""):
         raise UsageError(f"--window {window!r} is not a Prometheus duration: use a number with s, m or h, like 5m")
     return window
 

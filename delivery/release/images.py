@@ -18,7 +18,7 @@ from model.settings import Settings
 from model.versions import Track, Version
 
 INSECURE_ENV = "DELIVERY_INSECURE_REGISTRIES"
-_REGISTRY_ADDRESS = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
+_REGISTRY_ADDRESS = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def insecure_registries(values: list[str] | None) -> frozenset[str]:
     from_env = [v.strip() for v in os.environ.get(INSECURE_ENV, "").split(",") if v.strip()]
     insecure = frozenset([*from_env, *(values or [])])
     for address in sorted(insecure):
-        if not _REGISTRY_ADDRESS.match(address):
+        if not _REGISTRY_ADDRESS.fullmatch(address):
             raise UsageError(
                 f"--insecure-registry {address!r}: give a registry as HOST or HOST:PORT, "
                 "as written in the image (127.0.0.1:5000), without a scheme or path"

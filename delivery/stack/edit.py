@@ -7,8 +7,11 @@ An edit
 - hands the `config:` mapping to a `mutate` callback;
 - validates the resulting *text* as every reader reads it (`files.config_from_text` then the
   program's settings parser), so an edit can never produce a stack the program rejects;
-- writes atomically (a temporary file in the same directory, then `os.replace`), or with
-  `dry_run` only returns the unified diff.
+- refuses to change a node that is an alias or is anchored and referenced (the edit would also
+  change every place sharing it), naming the key path;
+- writes through `writing.replace` (under `writing.locked`): atomically, through a symlink to its
+  target, keeping CRLF line endings, a BOM and a missing final newline, and only if nobody
+  changed the file meanwhile; or with `dry_run` only returns the unified diff.
 Any refusal raises `StackFileError` before the file is touched, so it stays byte-identical.
 
 Other commands (the image automation) set tags through `set_tags`/`set_tag`.
@@ -18,9 +21,7 @@ from __future__ import annotations
 
 import difflib
 import io
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
-from delivery.stack.files import StackFileError, config_from_text
+from delivery.stack import loader, writing
+from delivery.stack.files import StackFileError, config_from_text, read_bytes
 from model import settings as stack_settings
 
 PROJECT = stack_settings.PROJECT
@@ -45,6 +46,7 @@ class EditResult:
     old_text: str
     new_text: str
     written: bool
+    changed_keys: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -106,13 +108,9 @@ def _dump(yaml: YAML, doc: Any, like: str) -> str:
     return text
 
 
-def _load(path: Path) -> tuple[str, YAML, CommentedMap]:
-    text = path.read_text()
+def _load(text: str, path: Path) -> tuple[str, YAML, CommentedMap]:
     yaml = _yaml(text)
-    try:
-        doc = yaml.load(text)
-    except YAMLError as exc:
-        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
+    doc = loader.parse(text, path.name, yaml)
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, CommentedMap) or not isinstance(doc.get("config", CommentedMap()), CommentedMap):
@@ -137,20 +135,58 @@ def _validate(text: str, source: str) -> stack_settings.Settings:
         raise StackFileError(f"{source}: the edit would make an {exc}") from None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _walk(node: Any, path: tuple[str, ...], leaves: dict, seen: dict[int, list[tuple[str, ...]]]) -> None:
+    """Every leaf of `node` by key path (aliases expanded), and every path each container is at."""
+    if isinstance(node, (dict, list)):
+        seen.setdefault(id(node), []).append(path)
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        if not items:
+            leaves[path] = repr(type(node)())
+        for key, value in items:
+            _walk(value, (*path, str(key)), leaves, seen)
+        return
+    leaves[path] = repr(loader.to_plain(node))
+    anchor = getattr(getattr(node, "anchor", None), "value", None)
+    if anchor:
+        seen.setdefault(id(node), []).append(path)
+
+
+def _shared(config: CommentedMap) -> tuple[dict, dict[tuple[str, ...], bool]]:
+    leaves: dict = {}
+    seen: dict[int, list[tuple[str, ...]]] = {}
+    _walk(config, (), leaves, seen)
+    objects: dict = {}
+    _index(config, (), objects)
+    # A node is shared when it is reached by several paths (an alias) or carries an anchor.
+    shared = {
+        p: len(seen.get(id(obj), [])) > 1 or bool(getattr(getattr(obj, "anchor", None), "value", None))
+        for p, obj in objects.items()
+    }
+    return leaves, shared
+
+
+def _index(node: Any, path: tuple[str, ...], out: dict) -> None:
+    out[path] = node
+    if isinstance(node, (dict, list)):
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+            _index(value, (*path, str(key)), out)
+
+
+def _key_path(path: tuple[str, ...]) -> str:
+    return ".".join(path[1:] if path and path[0] == APPS_KEY else path).replace(f"{PROJECT}:", "")
+
+
+def _changed_keys(before: dict, after: dict, shared: dict[tuple[str, ...], bool], source: str) -> tuple[str, ...]:
+    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    for path in changed:
+        for end in range(len(path), 0, -1):
+            if shared.get(path[:end]):
+                where = ("apps." if path[0] == APPS_KEY else "") + _key_path(path[:end])
+                raise StackFileError(
+                    f"{source}: {where} is a YAML anchor or alias shared with other keys; an edit there would "
+                    "change them all: write the value out in place of the alias, then retry"
+                )
+    return tuple(("apps." if p and p[0] == APPS_KEY else "") + _key_path(p) for p in changed)
 
 
 def edit(path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = False) -> EditResult:
@@ -160,17 +196,24 @@ def edit(path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = Fal
     `StackFileError` to refuse. Raises StackFileError when the result is invalid; the file is then
     untouched. Returns the old and new text; `written` is False for a dry run or no change.
     """
-    text, yaml, doc = _load(path)
-    config = doc.setdefault("config", CommentedMap())
-    mutate(config)
-    new_text = _dump(yaml, doc, text)
-    if new_text == text:
-        return EditResult(path, text, new_text, written=False)
-    _validate(new_text, path.name)
-    if dry_run:
-        return EditResult(path, text, new_text, written=False)
-    _write_atomically(path, new_text)
-    return EditResult(path, text, new_text, written=True)
+    target = writing.target_of(path)
+    with writing.locked(target):
+        raw = read_bytes(target)
+        decoded = loader.decode(raw, path.name)
+        text, yaml, doc = _load(decoded.text, path)
+        config = doc.setdefault("config", CommentedMap())
+        before, shared = _shared(config)
+        mutate(config)
+        after, _ = _shared(config)
+        keys = _changed_keys(before, after, shared, path.name)
+        new_text = _dump(yaml, doc, text)
+        if new_text == text:
+            return EditResult(path, text, new_text, written=False)
+        _validate(new_text, path.name)
+        if dry_run:
+            return EditResult(path, text, new_text, written=False, changed_keys=keys)
+        writing.replace(target, raw, decoded.encode(new_text))
+    return EditResult(path, text, new_text, written=True, changed_keys=keys)
 
 
 # --- helpers for mutate callbacks ----------------------------------------------------------

@@ -15,16 +15,13 @@ from typing import Any
 
 import yaml
 
-from delivery.errors import UsageError
+from delivery.stack import loader
+from delivery.stack.loader import StackFileError
 from model import settings as stack_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")
-
-
-class StackFileError(UsageError):
-    """A stack file is missing, is not a stack config file, or holds invalid config: exit 2."""
+_STACK_FILE = re.compile(r"Pulumi\.([A-Za-z0-9_.-]+)\.yaml")
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ def stack_config_dir(project_dir: Path | str = PROJECT_DIR) -> Path:
     (relative to the project, as the Pulumi CLI reads it), else the project directory."""
     try:
         project = yaml.safe_load((Path(project_dir) / "Pulumi.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):
         project = {}
     configured = project.get("stackConfigDir") if isinstance(project, dict) else None
     return Path(project_dir) / configured if isinstance(configured, str) and configured else Path(project_dir)
@@ -59,36 +56,53 @@ def stack_path(stack: str, project_dir: Path | str = PROJECT_DIR) -> Path:
         raise StackFileError(f"--stack {stack!r} is not a stack name (letters, digits, '-', '_', '.')")
     path = Path(project_dir) / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        raise StackFileError(f"no stack file {path.name} in {Path(project_dir).resolve()}")
+        what = f" ({path.name} is a directory)" if path.exists() else ""
+        raise StackFileError(f"no stack file {path.name} in {Path(project_dir).resolve()}{what}")
     return path
 
 
 def stack_names(project_dir: Path | str = PROJECT_DIR) -> list[str]:
     """Every stack of the project, from its `Pulumi.<stack>.yaml` files, sorted."""
-    found = (_STACK_FILE.match(p.name) for p in Path(project_dir).glob("Pulumi.*.yaml"))
+    found = (_STACK_FILE.fullmatch(p.name) for p in Path(project_dir).glob("Pulumi.*.yaml"))
     return sorted(m.group(1) for m in found if m)
 
 
 def stack_of(filename: str) -> str | None:
     """The stack a path names (`Pulumi.dev.yaml` -> "dev"), or None."""
-    match = _STACK_FILE.match(filename)
+    match = _STACK_FILE.fullmatch(filename)
     return match.group(1) if match else None
 
 
 def config_from_text(text: str, source: str) -> dict[str, Any]:
-    """The `config:` mapping of a stack file's text; `source` names it in errors."""
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{source} is not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+    """The `config:` mapping of a stack file's text, as builtin types; `source` names it in errors.
+
+    Parsed by the one loader (`loader.parse`) with the editor's rules, so every reader agrees."""
+    doc = loader.to_plain(loader.parse(text, source))
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), (dict, type(None))):
         raise StackFileError(f"{source}: expected a mapping with a `config:` mapping")
     return doc.get("config") or {}
 
 
+def config_from_bytes(raw: bytes, source: str) -> dict[str, Any]:
+    """`config_from_text` of a stack file's bytes (UTF-8, LF or CRLF)."""
+    return config_from_text(loader.decode(raw, source).text, source)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A stack file's bytes; a missing or unreadable file is a StackFileError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except IsADirectoryError:
+        raise StackFileError(f"{path} is a directory, not a stack file") from None
+    except OSError as exc:
+        raise StackFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def read_config(path: Path) -> dict[str, Any]:
     """The `config:` mapping of the stack file at `path`."""
-    return config_from_text(path.read_text(), path.name)
+    return config_from_bytes(read_bytes(path), path.name)
 
 
 def load_config(stack: str, stack_dir: Path | str | None = None) -> dict[str, Any]:
@@ -112,7 +126,7 @@ def load_settings(path: Path) -> stack_settings.Settings:
 def load(stack: str, project_dir: Path | str = PROJECT_DIR) -> StackFile:
     """Stack `stack`, read once: text, raw config and validated settings."""
     path = stack_path(stack, project_dir)
-    text = path.read_text()
+    text = loader.decode(read_bytes(path), path.name).text
     config = config_from_text(text, path.name)
     return StackFile(path, text, config, parse_settings(config, path.name))
 
@@ -121,5 +135,5 @@ def config_at(project_dir: Path, ref: str, filename: str) -> dict[str, Any] | No
     """The `config:` of stack file `filename` as of git `ref`, or None when it did not exist there."""
     from delivery.clients import git
 
-    text = git.file_at(project_dir, ref, filename)
-    return None if text is None else config_from_text(text, f"{filename} at {ref}")
+    raw = git.file_at(project_dir, ref, filename)
+    return None if raw is None else config_from_bytes(raw, f"{filename} at {ref}")

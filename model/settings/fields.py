@@ -9,32 +9,44 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from model.settings import re2
 from model.versions import Track, TrackError, Version
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_NAME = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_OCI_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+# Every pattern is used with `fullmatch`: `re.match(r"...$")` also accepts a trailing newline.
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# A Service name (an app's name is one) must also start with a letter (RFC 1035).
+DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS_NAME = re.compile(r"(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_OCI_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 _REPOSITORY = re.compile(
-    r"^(?:[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*(?::\d+)?/)?"
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+    r"(?:[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*(?::\d+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 )
-_DURATION = re.compile(r"^(\d+(ms|s|m|h))+$")
-_HEADER = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")
-REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
-ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
-MACHINE_TYPE = re.compile(r"^[a-z0-9]+-[a-z0-9-]+$")
-PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_DURATION = re.compile(r"(\d+(ms|s|m|h))+")
+_HEADER = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
+REGION = re.compile(r"[a-z]+-[a-z]+\d+")
+ZONE = re.compile(r"([a-z]+-[a-z]+\d+)-[a-z]")
+MACHINE_TYPE = re.compile(r"[a-z0-9]+-[a-z0-9-]+")
+PROJECT_ID = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]")
 
 
 def _dns_label(v: str) -> str:
-    if len(v) > 63 or not DNS_LABEL.match(v):
+    if len(v) > 63 or not DNS_LABEL.fullmatch(v):
         raise ValueError(f"{v!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63)")
     return v
 
 
+def _gke_cluster_name(v: str) -> str:
+    # GKE: "The name must start with a lowercase letter ... at most 40 characters".
+    if len(v) > 40 or not DNS_1035_LABEL.fullmatch(v):
+        raise ValueError(f"{v!r} is not a GKE cluster name (a DNS-1123 label starting with a letter, at most 40)")
+    return v
+
+
 def _host(v: str) -> str:
-    if v != "*" and (len(v) > 253 or not _DNS_NAME.match(v)):
+    labels = v.removeprefix("*.").split(".")
+    if v != "*" and (len(v) > 253 or not _DNS_NAME.fullmatch(v) or any(len(part) > 63 for part in labels)):
         raise ValueError(f"{v!r} is not a host: use a DNS name (podinfo.example.com, *.example.com) or '*'")
     return v
 
@@ -42,7 +54,7 @@ def _host(v: str) -> str:
 def _tag(v: str) -> str:
     if v.lower() == "latest":
         raise ValueError("'latest' is not allowed: pin a version tag (6.13.0) or a sha256: digest")
-    if not (DIGEST.match(v) or _OCI_TAG.match(v)):
+    if not (DIGEST.fullmatch(v) or _OCI_TAG.fullmatch(v)):
         raise ValueError(f"{v!r} is not an OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}) or a sha256: digest")
     return v
 
@@ -56,9 +68,10 @@ def _track(v: str) -> str:
 
 
 def _repository(v: str) -> str:
-    if "@" in v or re.search(r":[^/]*$", v.split("/", 1)[-1] if "/" in v else v):
+    if "@" in v or re.search(r":[^/]*\Z", v.split("/", 1)[-1] if "/" in v else v):
         raise ValueError(f"{v!r} must be a repository without tag or digest: put the tag in `tag`")
-    if not _REPOSITORY.match(v):
+    # The distribution spec caps a repository name at 255 characters (its `name` grammar).
+    if len(v) > 255 or not _REPOSITORY.fullmatch(v):
         raise ValueError(f"{v!r} is not an OCI repository like ghcr.io/stefanprodan/podinfo")
     return v
 
@@ -70,7 +83,7 @@ def _exact_version(v: str) -> str:
 
 
 def _duration(v: str) -> str:
-    if not _DURATION.match(v):
+    if not _DURATION.fullmatch(v):
         raise ValueError(f"{v!r} is not a duration: use a number with ms, s, m or h, like 15s or 1m")
     return v
 
@@ -86,18 +99,22 @@ def _cidr(v: str) -> str:
 def _regex(v: str) -> str:
     try:
         re.compile(v)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         raise ValueError(f"{v!r} is not a regular expression: {exc}") from None
+    python_only = re2.unsupported(v)
+    if python_only:
+        raise ValueError(f"{v!r} uses {python_only}, which RE2 (Istio's regex engine) does not support")
     return v
 
 
 def _header(v: str) -> str:
-    if not _HEADER.match(v):
+    if not _HEADER.fullmatch(v):
         raise ValueError(f"{v!r} is not a lowercase HTTP header name (user-agent, cookie, x-canary)")
     return v
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+GkeClusterName = Annotated[str, AfterValidator(_gke_cluster_name)]
 Host = Annotated[str, AfterValidator(_host)]
 Tag = Annotated[str, AfterValidator(_tag)]
 TrackText = Annotated[str, AfterValidator(_track)]

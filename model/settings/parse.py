@@ -8,12 +8,14 @@ config is the edge's job (components/config.py), not this module's: this one is 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from model.settings.fields import DNS_LABEL, PROJECT_ID, REGION, ZONE, Problems, StrictModel
+from model.settings.fields import DNS_1035_LABEL, PROJECT_ID, REGION, ZONE, Problems, StrictModel
 from model.settings.schema import (
     SECTIONS,
     STRATEGIES,
@@ -32,6 +34,33 @@ PROJECT = "istio-canary"
 MAX_APP_NAME = 63 - len("-loadtest")
 
 
+# A regional cluster spreads a node pool over this many zones (components/cluster.py).
+REGIONAL_ZONES = 3
+
+# Keys whose values are secrets: an error names the key, never echoes the value.
+_SECRET_KEY = re.compile(
+    r"(?i).*(password|passwd|secret|token|webhook|credential|kubeconfig|api[-_]?key|private[-_]?key|bearer).*"
+)
+_URL_CREDENTIALS = re.compile(
+    r"(?i)[a-z][a-z0-9+.-]*://[^/\s@]+@|hooks\.slack\.com|[?&](token|key|sig|signature|password)="
+)
+
+
+def is_secret_key(path: str) -> bool:
+    """Whether the value at key path `path` (`slackWebhookUrl`, `notifications.slackWebhookUrl`) is a secret."""
+    return any(_SECRET_KEY.fullmatch(part) for part in re.split(r"[.:]", path) if part)
+
+
+def shown(path: str, value: Any) -> str:
+    """`repr(value)` for an error message, or `[secret]` for a secret key or a value carrying credentials."""
+    if is_secret_key(path) or (isinstance(value, Mapping) and "secure" in value):
+        return "[secret]"
+    text = repr(value)
+    if _URL_CREDENTIALS.search(text):
+        return "[a value with credentials, not shown]"
+    return text if len(text) <= 200 else text[:200] + "...(truncated)"
+
+
 class ConfigError(Exception):
     """Invalid stack configuration: every problem, each as (key path, message)."""
 
@@ -45,8 +74,10 @@ def _camel_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _describe(err: Any, model: type[BaseModel] | None) -> str:
+def _describe(err: Any, model: type[BaseModel] | None, path: str = "") -> str:
     kind, msg = err["type"], err["msg"]
+    if "input" in err:
+        err = {**err, "input": _Shown(shown(path, err["input"]))}
     if kind == "extra_forbidden":
         return "unknown key" + (f"; allowed: {', '.join(_allowed_keys(model))}" if model else "")
     if kind == "missing":
@@ -63,7 +94,14 @@ def _describe(err: Any, model: type[BaseModel] | None) -> str:
         return f"must be a mapping, got {err.get('input')!r}"
     if kind in ("tuple_type", "list_type"):
         return f"must be a list, got {err.get('input')!r}"
-    return f"{msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err["input"], dict) else msg
+    return f"{msg} (got {err.get('input')!r})" if "input" in err else msg
+
+
+class _Shown(str):
+    """An input already made printable by `shown`: its repr is itself."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _allowed_keys(model: type[BaseModel]) -> list[str]:
@@ -101,21 +139,35 @@ def _validate(model: type[StrictModel], value: Any, path: str, problems: list[tu
                 len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors
             ):
                 continue  # items were rejected: their own errors say why
-            problems.append((_camel_path((path, *loc)), _describe(err, _nested_model(model, loc))))
+            key = _camel_path((path, *loc))
+            problems.append((key, _secret_free(key, _describe(err, _nested_model(model, loc), key))))
         return None
+
+
+def _secret_free(key: str, message: str) -> str:
+    """A validator's message, unless it would echo a secret (validators repr their input)."""
+    if (is_secret_key(key) and "'" in message) or _URL_CREDENTIALS.search(message):
+        return "invalid value (not shown: it is a secret or carries credentials)"
+    return message
 
 
 def _parse_app(name: Any, raw: Any, problems: list[tuple[str, str]]) -> App | None:
     path = f"apps.{name}"
-    if not isinstance(name, str) or len(name) > MAX_APP_NAME or not DNS_LABEL.match(name):
-        problems.append((path, f"app name {name!r} must be a DNS-1123 label of at most {MAX_APP_NAME} characters"))
+    if not isinstance(name, str) or len(name) > MAX_APP_NAME or not DNS_1035_LABEL.fullmatch(name):
+        problems.append(
+            (
+                path,
+                f"app name {shown(path, name)} must be a DNS-1035 label (a lowercase letter, then letters, digits "
+                f"and '-') of at most {MAX_APP_NAME} characters: it names Services and Deployments",
+            )
+        )
         return None
     if not isinstance(raw, Mapping):
         problems.append((path, "must be a mapping"))
         return None
     strategy = raw.get("strategy")
     if strategy not in STRATEGIES:
-        problems.append((f"{path}.strategy", f"got {strategy!r}; allowed: {' | '.join(STRATEGIES)}"))
+        problems.append((f"{path}.strategy", f"got {shown(path, strategy)}; allowed: {' | '.join(STRATEGIES)}"))
         return None
     return _validate(STRATEGIES[strategy], raw, path, problems)
 
@@ -125,22 +177,39 @@ def _check_cluster(cluster: Cluster, gcp: Mapping[str, Any], problems: list) -> 
     if cluster.provider == "existing":
         return None
     project, region = gcp.get("gcp:project"), gcp.get("gcp:region")
-    if not isinstance(project, str) or not PROJECT_ID.match(project):
-        problems.append(("gcp:project", f"cluster.provider gke needs a GCP project id, got {project!r}"))
-    if region is not None and (not isinstance(region, str) or not REGION.match(region)):
-        problems.append(("gcp:region", f"{region!r} is not a GCP region like europe-west1"))
+    if not isinstance(project, str) or not PROJECT_ID.fullmatch(project):
+        problems.append(
+            ("gcp:project", f"cluster.provider gke needs a GCP project id, got {shown('gcp:project', project)}")
+        )
+    if region is not None and (not isinstance(region, str) or not REGION.fullmatch(region)):
+        problems.append(("gcp:region", f"{shown('gcp:region', region)} is not a GCP region like europe-west1"))
         region = None
     location = cluster.location or region
     if location is None:
         problems.append(("cluster.location", "cluster.provider gke needs a location (a region or zone) or gcp:region"))
         return None
-    zone = ZONE.match(location)
-    location_region = zone.group(1) if zone else location if REGION.match(location) else None
+    zone = ZONE.fullmatch(location)
+    location_region = zone.group(1) if zone else location if REGION.fullmatch(location) else None
     if location_region is None:
         problems.append(
-            ("cluster.location", f"{location!r} is not a GCP region (europe-west1) or zone (europe-west1-b)")
+            (
+                "cluster.location",
+                f"{shown('cluster.location', location)} is not a GCP region (europe-west1) or zone (europe-west1-b)",
+            )
         )
         return None
+    if zone is None and cluster.max_nodes < REGIONAL_ZONES * math.ceil(cluster.min_nodes / REGIONAL_ZONES):
+        # A regional pool starts with ceil(minNodes / 3) nodes in each of its 3 zones
+        # (initial_node_count is per zone): the autoscaler's total maximum must admit that start.
+        start = REGIONAL_ZONES * math.ceil(cluster.min_nodes / REGIONAL_ZONES)
+        problems.append(
+            (
+                "cluster.maxNodes",
+                f"{cluster.max_nodes} is less than the {start} nodes a regional cluster in {location} starts with "
+                f"(minNodes {cluster.min_nodes} rounded up to a multiple of {REGIONAL_ZONES} zones); "
+                f"raise maxNodes to {start} or more, or use a zone",
+            )
+        )
     if region is not None and location_region != region:
         # The subnet is created in gcp:region; a cluster elsewhere could not use it.
         problems.append(("cluster.location", f"{location!r} is outside gcp:region {region!r}"))

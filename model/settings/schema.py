@@ -20,6 +20,7 @@ from model.settings.fields import (
     Cidr,
     DnsLabel,
     Duration,
+    GkeClusterName,
     HeaderName,
     Host,
     Problems,
@@ -32,8 +33,15 @@ from model.settings.fields import (
 )
 from model.versions import Track
 
-# Namespaces the platform owns; an app placed there would share them with istiod or Prometheus.
+# Namespaces the platform owns; an app placed there would share them with istiod, Flagger or
+# Prometheus. Every `kube-*` namespace belongs to Kubernetes (README, configuration reference).
 RESERVED_NAMESPACES = frozenset({"istio-system", "monitoring", "kube-system", "kube-public", "kube-node-lease"})
+RESERVED_NAMESPACE_PREFIX = "kube-"
+
+
+def is_reserved_namespace(namespace: str) -> bool:
+    return namespace in RESERVED_NAMESPACES or namespace.startswith(RESERVED_NAMESPACE_PREFIX)
+
 
 # Marks a Cluster field that only a GKE cluster uses (GKE_ONLY_KEYS is derived from it).
 _GKE_ONLY: dict[str, Any] = {"json_schema_extra": {"gke_only": True}}
@@ -41,7 +49,7 @@ _GKE_ONLY: dict[str, Any] = {"json_schema_extra": {"gke_only": True}}
 
 class Cluster(StrictModel):
     provider: Literal["gke", "existing"]
-    name: DnsLabel = Field("istio-canary", **_GKE_ONLY)
+    name: GkeClusterName = Field("istio-canary", **_GKE_ONLY)
     location: str | None = Field(None, **_GKE_ONLY)
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = Field("REGULAR", **_GKE_ONLY)
     machine_type: str = Field("e2-standard-4", **_GKE_ONLY)
@@ -63,7 +71,7 @@ class Cluster(StrictModel):
                 problems.append(("context", "only allowed with cluster.provider existing"))
             if self.min_nodes > self.max_nodes:
                 problems.append(("minNodes", f"{self.min_nodes} is more than cluster.maxNodes {self.max_nodes}"))
-            if not MACHINE_TYPE.match(self.machine_type):
+            if not MACHINE_TYPE.fullmatch(self.machine_type):
                 problems.append(("machineType", f"{self.machine_type!r} is not a machine type like e2-standard-4"))
             if self.private_nodes and not self.master_authorized_networks:
                 problems.append(
@@ -125,13 +133,13 @@ class _AppModel(StrictModel):
     @model_validator(mode="after")
     def _app_rules(self) -> _AppModel:
         problems = []
-        if self.namespace in RESERVED_NAMESPACES:
+        if is_reserved_namespace(self.namespace):
             problems.append(("namespace", f"{self.namespace!r} is reserved for the platform; use an app namespace"))
         for side_name, side in self.sides().items():
             tag_path = f"{side_name}.tag" if side_name else "tag"
             if side.track is None:
                 continue
-            if DIGEST.match(side.tag):
+            if DIGEST.fullmatch(side.tag):
                 problems.append(
                     (
                         tag_path,
@@ -235,7 +243,7 @@ class Delivery(StrictModel):
 
 
 class Notifications(StrictModel):
-    slack_channel: str | None = Field(None, pattern=r"^#?[a-z0-9][a-z0-9._-]*$")
+    slack_channel: str | None = Field(None, pattern=r"^#?[a-z0-9][a-z0-9._-]{0,79}$")
     slack_user: str = Field("flagger", min_length=1)
 
 

@@ -9,7 +9,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 
 from .base import MANDATORY, UNKNOWN, _get, _known, _seq
 
-_DEFAULT_COMPUTE_SA = re.compile(r"^(default|\d+-compute@developer\.gserviceaccount\.com)$")
+_DEFAULT_COMPUTE_SA = re.compile(r"(default|\d+-compute@developer\.gserviceaccount\.com)")
 
 
 def _node_service_account_problem(node_config: Any) -> str | None:
@@ -18,7 +18,7 @@ def _node_service_account_problem(node_config: Any) -> str | None:
         return None  # the email of a service account created in this update: not the default one
     if not isinstance(sa, str) or not sa:
         return "nodes run as the default compute service account (set nodeConfig.serviceAccount)"
-    if _DEFAULT_COMPUTE_SA.match(sa):
+    if _DEFAULT_COMPUTE_SA.fullmatch(sa):
         return f"nodes run as the default compute service account {sa!r}"
     return None
 

@@ -11,7 +11,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 from .base import MANDATORY, _get, _map
 from .kubernetes import containers, helm_release, workload_of
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def image_problem(image: Any) -> str | None:
@@ -19,7 +19,7 @@ def image_problem(image: Any) -> str | None:
     if not isinstance(image, str) or not image:
         return "has no image"
     if "@" in image:
-        return None if _DIGEST.match(image.split("@", 1)[1]) else f"{image!r} has a malformed digest"
+        return None if _DIGEST.fullmatch(image.split("@", 1)[1]) else f"{image!r} has a malformed digest"
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
         return f"{image!r} has no tag (it means latest)"
@@ -73,7 +73,7 @@ pinned_images = ResourceValidationPolicy(
     enforcement_level=MANDATORY,
     validate=_check_pinned_images,
 )
-_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+_EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
 
 
 def _check_pinned_charts(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -82,7 +82,7 @@ def _check_pinned_charts(args: ResourceValidationArgs, report: ReportViolation) 
         return
     where = f"Helm release {release.namespace}/{release.name or args.name}"
     chart, version = _get(args.props, "chart"), _get(args.props, "version")
-    if not isinstance(version, str) or not _EXACT_VERSION.match(version):
+    if not isinstance(version, str) or not _EXACT_VERSION.fullmatch(version):
         report(f"{where}: chart version {version!r} is not an exact version (X.Y.Z)")
     repo = _get(args.props, "repositoryOpts", "repo")
     if isinstance(chart, str) and chart.startswith("oci://"):

@@ -28,7 +28,7 @@ WORKLOAD_KINDS = frozenset(_TEMPLATE_KINDS | {("core", "Pod"), ("batch", "CronJo
 INJECT_LABEL, REV_LABEL, POD_INJECT = "istio-injection", "istio.io/rev", "sidecar.istio.io/inject"
 # The namespace of an object whose namespace a preview cannot know yet.
 UNKNOWN_NAMESPACE = "(unknown)"
-_K8S_TYPE = re.compile(r"^kubernetes:(?P<group>[^:/]+)/(?P<version>[^:/]+):(?P<kind>\w+)$")
+_K8S_TYPE = re.compile(r"kubernetes:(?P<group>[^:/]+)/(?P<version>[^:/]+):(?P<kind>\w+)")
 
 
 def group_kind(resource_type: str) -> tuple[str, str] | None:
@@ -36,7 +36,7 @@ def group_kind(resource_type: str) -> tuple[str, str] | None:
 
     Typed resources and `apiextensions.CustomResource` objects share this token format.
     """
-    match = _K8S_TYPE.match(resource_type)
+    match = _K8S_TYPE.fullmatch(resource_type)
     return (match["group"], match["kind"]) if match else None
 
 

@@ -14,7 +14,7 @@ from .kubernetes import stack_view
 # Keys whose string value is a credential. A key that *names* a credential held elsewhere
 # (`existingSecret`, `passwordKey`, `secretKeyRef`, `tokenFile`) does not match.
 _SENSITIVE_KEY = re.compile(
-    r"(password|passwd|token|api[-_]?key|secret[-_]?key|client[-_]?secret|private[-_]?key|webhook([-_]?url)?)$",
+    r"(password|passwd|token|api[-_]?key|secret[-_]?key|client[-_]?secret|private[-_]?key|webhook([-_]?url)?)\Z",
     re.IGNORECASE,
 )
 # Chart values where `url`/`address` is a chat webhook (Flagger's `slack.url`, `msteams.url`).
@@ -24,7 +24,7 @@ _NOTIFIERS = frozenset(
 _SENSITIVE_ENV = re.compile(
     r"(PASSWORD|PASSWD|TOKEN|API_?KEY|SECRET|WEBHOOK|(SLACK|MSTEAMS|TEAMS|DISCORD|ROCKET)_URL)", re.IGNORECASE
 )
-_REFERENCE_ENV = re.compile(r"(_FILE|_PATH|_NAME)$", re.IGNORECASE)
+_REFERENCE_ENV = re.compile(r"(_FILE|_PATH|_NAME)\Z", re.IGNORECASE)
 
 
 def credential_paths(props: Any, path: str = "", parent_key: str = "") -> Iterator[str]:

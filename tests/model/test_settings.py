@@ -113,7 +113,7 @@ def test_names_and_namespaces_are_dns_labels(dev, key, path, value, where):
 def test_app_names_are_dns_labels(dev):
     config = copy.deepcopy(dev)
     config[APPS]["Pod_Info"] = config[APPS].pop("podinfo")
-    assert "DNS-1123 label" in rejected(config)["apps.Pod_Info"]
+    assert "DNS-1035 label" in rejected(config)["apps.Pod_Info"]
 
 
 @pytest.mark.parametrize("host", ["http://podinfo.example.com", "podinfo..example.com", "Podinfo.example.com"])

@@ -73,9 +73,9 @@ def test_diff_never_prints_secrets(dev_diff):
         assert leak not in dev_diff.stdout + dev_diff.stderr
 
 
-def test_diff_of_an_unknown_ref_is_a_usage_error(repo):
+def test_diff_of_an_unknown_ref_cannot_read_the_base(repo):
     done = _diff(repo, "--stack", "dev", "--base", "no-such-branch")
-    assert done.returncode == 2
+    assert done.returncode == 3
     assert "--base 'no-such-branch' is not a commit" in done.stderr and "Traceback" not in done.stderr
 
 

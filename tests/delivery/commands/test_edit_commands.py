@@ -7,6 +7,7 @@ leave the file byte-identical.
 
 from __future__ import annotations
 
+import errno
 import http.server
 import json
 import os
@@ -18,6 +19,7 @@ import pytest
 
 from delivery import stack as stackfile
 from delivery.__main__ import main
+from delivery.errors import UnavailableError
 from tests.support.project import FIXTURES_DIR
 
 # The fixture dev stack's podinfo (tests/fixtures/Pulumi.dev.yaml), the starting point of every edit here.
@@ -107,10 +109,10 @@ def test_a_crash_before_the_rename_leaves_the_file_whole(project, monkeypatch):
     before = dev(project)
 
     def crash(src, dst):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(UnavailableError, match="No space left on device"):
         stackfile.set_tag(project / "Pulumi.dev.yaml", "backend", None, "6.13.1")
     assert dev(project) == before
     assert sorted(p.name for p in project.iterdir()) == ["Pulumi.dev.yaml", "Pulumi.local.yaml"]

@@ -122,7 +122,6 @@ def test_a_new_stack_is_checked_without_a_base(repo, check):
 @pytest.mark.parametrize(
     "base, stack, change, message",
     [
-        ("no-such-ref", "dev", None, "--base 'no-such-ref' is not a commit"),
         ("main", "prod", None, "no stack file Pulumi.prod.yaml"),
         ("main", "dev", weights(80, 30), "apps.podinfo.weights: ga 80 + canary 30 = 110"),
     ],
