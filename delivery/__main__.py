@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 
-from delivery.errors import DeliveryError
+from delivery.errors import DeliveryError, ExitStatus
 
 # Each command lives in its own module with `add_arguments(parser)` and `run(args) -> ExitStatus`.
 COMMANDS = {
@@ -45,7 +47,30 @@ def main(argv: list[str] | None = None) -> int:
     except DeliveryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.status)
+    # The last resort: each path turns its own failures into a DeliveryError; what still
+    # escapes is still one line and an exit status, never a traceback.
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error:{where} {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return int(ExitStatus.UNAVAILABLE if exc.errno in (errno.ENOSPC, errno.EIO) else ExitStatus.USAGE)
+    except RecursionError:
+        print("error: the input is nested too deeply", file=sys.stderr)
+        return int(ExitStatus.USAGE)
+    except MemoryError:
+        print("error: out of memory (an input too large?)", file=sys.stderr)
+        return int(ExitStatus.UNAVAILABLE)
+
+
+def _exit(status: int) -> None:
+    """Exit without the interpreter's teardown. The offline engine leaves Pulumi's SDK threads
+    and their event loops behind (one loop per thread that resolved an Output under the mocks);
+    torn down by the garbage collector at exit, a loop's `__del__` can find its self-pipe gone
+    and print a traceback after the command's own message. Nothing else needs the teardown:
+    output is flushed here, every file written was closed by its command."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

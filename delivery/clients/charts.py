@@ -15,19 +15,23 @@ MAX_INDEX = 64 * 1024 * 1024
 def fetch_index(url: str, timeout: float = TIMEOUT) -> dict[str, list[str]]:
     """chart name -> versions, from `<url>/index.yaml`."""
     index_url = url.rstrip("/") + "/index.yaml"
-    answer = http.get(index_url, where=f"chart repository {url}", timeout=timeout, max_body=MAX_INDEX)
+    shown = http.redact(index_url)
+    answer = http.get(index_url, where=f"chart repository {http.redact(url)}", timeout=timeout, max_body=MAX_INDEX)
     if answer.status != 200:
-        raise UnavailableError(f"cannot read {index_url}: HTTP {answer.status}")
+        raise UnavailableError(f"cannot read {shown}: HTTP {answer.status}")
     try:
         # The C loader when PyYAML has it: a pure-Python load of a big index takes seconds.
         doc = yaml.load(answer.body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise UnavailableError(f"{index_url} is not a Helm repository index: {exc}") from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UnavailableError(f"{shown} is not a Helm repository index: {problem}") from None
     entries = doc.get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, dict):
-        raise UnavailableError(f"{index_url} is not a Helm repository index: no `entries` mapping")
+        raise UnavailableError(f"{shown} is not a Helm repository index: no `entries` mapping")
+    # A version is a string in an index Helm writes; anything else (a YAML float such as 1.10
+    # read as 1.1, a mapping) is not a version this tool can compare, so it is left out.
     return {
-        chart: [str(e.get("version")) for e in versions if isinstance(e, dict) and e.get("version")]
+        str(chart): [e["version"] for e in versions if isinstance(e, dict) and isinstance(e.get("version"), str)]
         for chart, versions in entries.items()
         if isinstance(versions, list)
     }

@@ -83,7 +83,7 @@ class RegistryClient:
         token: str | None = None
         for _ in range(self.max_pages):
             if url in seen:
-                raise UnavailableError(f"{self._where(ref)}: its Link header loops back to {url}")
+                raise UnavailableError(f"{self._where(ref)}: its Link header loops back to {http.redact(url)}")
             seen.add(url)
             status, headers, body = self._get(ref, url, token)
             if status == 401:
@@ -102,7 +102,9 @@ class RegistryClient:
                 return tags
             if urllib.parse.urlsplit(next_url)[:2] != urllib.parse.urlsplit(url)[:2]:
                 # The token is for this registry only: never follow it to another host.
-                raise UnavailableError(f"{self._where(ref)}: its Link header leads to another host: {next_url}")
+                raise UnavailableError(
+                    f"{self._where(ref)}: its Link header leads to another host: {http.redact(next_url)}"
+                )
             url = next_url
         raise UnavailableError(f"{self._where(ref)}: more than {self.max_pages} pages of tags; giving up")
 
@@ -129,7 +131,9 @@ class RegistryClient:
         params = {k.lower(): quoted or bare for k, quoted, bare in _AUTH_PARAM.findall(params_text)}
         realm = params.get("realm")
         if not realm or urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
-            raise UnavailableError(f"{self._where(ref)}: its bearer challenge has no usable realm: {challenge!r}")
+            raise UnavailableError(
+                f"{self._where(ref)}: its bearer challenge has no usable realm: {http.redact_text(challenge)[:200]!r}"
+            )
         service = params.get("service", "")
         scope = params.get("scope") or f"repository:{ref.name}:pull"
         key = (realm, service, scope)
@@ -139,16 +143,18 @@ class RegistryClient:
         url = f"{realm}{'&' if '?' in realm else '?'}{query}"
         status, _, body = self._get(ref, url, None)
         if status != 200:
-            raise UnavailableError(f"{self._where(ref)}: token realm {realm} answered HTTP {status}")
+            raise UnavailableError(f"{self._where(ref)}: token realm {http.redact(realm)} answered HTTP {status}")
         try:
             answer = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UnavailableError(
-                f"{self._where(ref)}: token realm {realm} answered something that is not JSON"
+                f"{self._where(ref)}: token realm {http.redact(realm)} answered something that is not JSON"
             ) from None
         token = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
-            raise UnavailableError(f"{self._where(ref)}: token realm {realm} answered JSON without a token")
+            raise UnavailableError(
+                f"{self._where(ref)}: token realm {http.redact(realm)} answered JSON without a token"
+            )
         self._tokens[key] = token
         return token
 
@@ -163,7 +169,7 @@ class RegistryClient:
     def _page_tags(self, ref: Reference, body: bytes) -> list[str]:
         try:
             answer = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             sample = body[:60].decode("utf-8", "replace")
             raise UnavailableError(
                 f"{self._where(ref)}: answered something that is not a JSON tags list: {sample!r}"
@@ -190,6 +196,7 @@ def _registry_errors(body: bytes) -> str:
     try:
         errors = json.loads(body).get("errors") or []
         text = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict))
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         return ""
+    text = http.redact_text(text)[:300]
     return f": {text}" if text else ""

@@ -26,19 +26,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def run(args: argparse.Namespace) -> ExitStatus:
     try:
-        plan = json.loads(args.plan.read_text())
+        plan = json.loads(args.plan.read_bytes().decode("utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
         raise UsageError(f"--plan: no such file {args.plan}") from None
     except IsADirectoryError:
         raise UsageError(f"--plan: {args.plan} is a directory; give the plan.json inside it") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--plan: {args.plan} is not JSON: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--plan: cannot read {args.plan}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--plan: {args.plan} is not UTF-8 (byte {exc.start})") from None
+    except RecursionError:
+        raise UsageError(f"--plan: {args.plan} is nested too deeply to be a plan.json") from None
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, an integer of too many digits
+        raise UsageError(f"--plan: {args.plan} is not JSON: {str(exc)[:200]}") from None
     problem = policy_runner.plan_problem(plan)
     if problem:
         raise UsageError(f"--plan: {args.plan}: {problem}")
-    violations = policy_runner.evaluate(plan)
+    try:
+        violations = policy_runner.evaluate(plan)
+    except UsageError as exc:
+        raise UsageError(f"--plan: {args.plan}: {exc}") from None
     print_violations(violations)
     mandatory = sum(v["level"] == "mandatory" for v in violations)
     print(f"policy: {len(violations)} violation(s), {mandatory} mandatory, over {len(plan['resources'])} resources")

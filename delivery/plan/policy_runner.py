@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 from typing import Any
 
 from pulumi_policy import (
@@ -27,6 +28,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from delivery.errors import UsageError
 from delivery.plan import sdk_internals as sdk
 
 PLAN_UNKNOWN = "[unknown]"
@@ -115,6 +117,13 @@ def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
                 )
             except sdk.NotApplicableError:
                 pass
+            except Exception as exc:  # noqa: BLE001 - a rule that cannot read a hand-made plan's inputs
+                # A recorded plan can hold anything JSON does; a rule meeting a shape it does
+                # not expect is a plan problem (exit 2), not a traceback.
+                raise UsageError(
+                    f"policy {_policy.name} cannot read {default_urn or 'the stack'}: "
+                    f"{type(exc).__name__}: {str(exc)[:200]}"
+                ) from None
 
         if isinstance(policy, ResourceValidationPolicy):
             # Reads (`Resource.get`) are not registrations: CrossGuard does not validate them.
@@ -141,6 +150,31 @@ def has_mandatory(violations: list[dict]) -> bool:
     return any(v["level"] == "mandatory" for v in violations)
 
 
+MAX_INPUT_DEPTH = 64  # protobuf's Struct refuses deeper values (its recursion limit is 100)
+
+
+def _value_problem(value: Any, path: str, depth: int = 0) -> str | None:
+    """Why a recorded input is not a value the engine could send (too deep, a number a double
+    cannot hold), or None."""
+    if depth > MAX_INPUT_DEPTH:
+        return f"{path} is nested more than {MAX_INPUT_DEPTH} levels"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            problem = _value_problem(v, f"{path}.{k}", depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            problem = _value_problem(v, f"{path}[{i}]", depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return f"{path} is a number beyond what the engine sends exactly (2^53)"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is {value!r}, not a JSON number"
+    return None
+
+
 def plan_problem(plan: Any) -> str | None:
     """Why `plan` is not a plan.json this command can check, or None."""
     if not isinstance(plan, dict) or not isinstance(plan.get("resources"), list):
@@ -153,6 +187,14 @@ def plan_problem(plan: Any) -> str | None:
                 return f"resources[{i}].{key} is missing or not a string"
         if not isinstance(r.get("inputs", {}), dict):
             return f"resources[{i}].inputs is not an object"
-        if not isinstance(r.get("dependencies") or [], list):
-            return f"resources[{i}].dependencies is not a list"
+        for key in ("parent", "provider"):
+            if r.get(key) is not None and not isinstance(r.get(key), str):
+                return f"resources[{i}].{key} is not a URN string"
+        for key in ("dependencies", "additionalSecretOutputs"):
+            found = r.get(key) or []
+            if not isinstance(found, list) or not all(isinstance(d, str) for d in found):
+                return f"resources[{i}].{key} is not a list of strings"
+        problem = _value_problem(r.get("inputs", {}), f"resources[{i}].inputs")
+        if problem:
+            return problem
     return None

@@ -8,6 +8,8 @@ SDK internals; they live here, and only here, so an SDK upgrade is checked in on
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import runpy
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,7 @@ def run_program(
     monitor: MockMonitor,
 ) -> None:
     """Run the program file `main` under `mocks`, its registrations going to `monitor`."""
+    _fresh_event_loop()
     runtime_settings.reset_options(project=project, stack=stack, preview=False)
     set_all_config(values, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
@@ -73,6 +76,17 @@ def run_program(
 
     _sync_await(run_pulumi_func(program))
     _sync_await(wait_for_rpcs())
+
+
+def _fresh_event_loop() -> None:
+    """A new event loop for this run, the previous run's loops closed now (the SDK opens one
+    per thread that answers the mocks). Left to the garbage collector, an old loop can be
+    collected in one cycle with its self-pipe socket, whose finalizer runs first: the loop's
+    `__del__` then prints a traceback in the middle of a command's output."""
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.AbstractEventLoop) and not obj.is_running() and not obj.is_closed():
+            obj.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def root_outputs() -> dict[str, Any]:

@@ -7,7 +7,9 @@ Finds a problem when, between REF and the work tree:
 - a weighted app's GA tag changes while its canary holds traffic (at the base or after the PR),
   which would swap the baseline the canary is compared with. Finalizing is the exception: GA
   takes the tag the canary served to 100% of the traffic.
+A weighted app that is not in the base (new, or renamed) must start with canary weight 0.
 A stack file that does not exist at REF is a new stack: only its tags and tracks are checked.
+Only git's "not in that commit" means absent at REF; any other git failure is exit 3.
 """
 
 from __future__ import annotations
@@ -92,11 +94,19 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
 def _weighted(name: str, old: Any, new: WeightedApp, step: int, new_stack: bool) -> list[Finding]:
     path = f"apps.{name}"
     if old is None:
-        return (
-            []
-            if new_stack
-            else [Finding(OK, f"{path}.weights: starts at ga {new.weights.ga}, canary {new.weights.canary}")]
-        )
+        if new_stack:
+            return []  # a new stack serves no users yet: nothing shifts
+        if new.weights.canary != 0:
+            # A new app (or an app renamed: the base knows it by another name) would put its
+            # canary in front of users without one reviewed step: it starts with canary 0.
+            return [
+                Finding(
+                    FAIL,
+                    f"{path}.weights.canary is {new.weights.canary} for an app that is not in the base "
+                    "(new or renamed): a weighted app starts with canary 0, then promotes in steps",
+                )
+            ]
+        return [Finding(OK, f"{path}.weights: starts at ga {new.weights.ga}, canary {new.weights.canary}")]
     findings = []
     was = old.weights.canary if isinstance(old, WeightedApp) else 0
     now = new.weights.canary

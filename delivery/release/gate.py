@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from delivery.clients import prometheus
+from delivery.clients import http, prometheus
 from delivery.errors import UnavailableError, UsageError
 from model import promql
 from model.settings import Settings, WeightedApp
@@ -86,10 +86,14 @@ def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str
         for side in (canary, ga):
             if side.p99 is None:
                 reasons.append(f"no latency histogram for {side.workload} in the last {window}")
-        if canary.p99 is not None and ga.p99 is not None and canary.p99 > ga.p99 * ratio:
+            elif math.isinf(side.p99):
+                # histogram_quantile answers +Inf when the quantile is past the last bucket.
+                reasons.append(f"p99 of {side.workload} is beyond the histogram's last bucket (+Inf): cannot judge")
+        c99, g99 = canary.p99, ga.p99
+        if c99 is not None and g99 is not None and math.isfinite(c99 + g99) and c99 > g99 * ratio:
             reasons.append(
-                f"canary p99 {canary.p99:.1f} ms exceeds GA's {ga.p99:.1f} ms "
-                f"times delivery.maxLatencyRatio = {ratio:g} ({ga.p99 * ratio:.1f} ms)"
+                f"canary p99 {c99:.1f} ms exceeds GA's {g99:.1f} ms "
+                f"times delivery.maxLatencyRatio = {ratio:g} ({g99 * ratio:.1f} ms)"
             )
 
     passed = not reasons
@@ -97,25 +101,30 @@ def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str
     return GateResult(passed=passed, report=report, canary=canary, ga=ga, reasons=tuple(reasons))
 
 
-def _value(prometheus_url: str, query: str) -> float | None:
-    """The single value of a label-free query; None when it is empty or NaN (0/0: no traffic)."""
+def _value(prometheus_url: str, query: str, most: float = math.inf, inf_ok: bool = False) -> float | None:
+    """The single value of a label-free query; None when it is empty or NaN (0/0: no traffic).
+
+    A value no such query can have (negative, above `most`, or infinite unless `inf_ok`) is an
+    answer this tool cannot trust: UnavailableError, so the gate never passes on it."""
     samples = prometheus.query(prometheus_url, query)
+    where = f"Prometheus at {http.redact(prometheus_url)}"
     if len(samples) > 1:
-        raise UnavailableError(
-            f"Prometheus at {prometheus_url}: {len(samples)} series for an aggregated query, expected one"
-        )
+        raise UnavailableError(f"{where}: {len(samples)} series for an aggregated query, expected one")
     if not samples or math.isnan(samples[0][1]):
         return None
-    return samples[0][1]
+    value = samples[0][1]
+    if value < 0 or (math.isinf(value) and not inf_ok) or (math.isfinite(value) and value > most):
+        raise UnavailableError(f"{where}: answered {value!r} for {query.split('(', 1)[0]}(...), which cannot be right")
+    return value
 
 
 def _measure(prometheus_url: str, namespace: str, workload: str, window: str) -> SideMetrics:
-    requests = _value(prometheus_url, promql.request_rate(namespace, workload, window))
-    error_rate = _value(prometheus_url, promql.error_rate(namespace, workload, window))
+    requests = _value(prometheus_url, promql.request_rate(namespace, workload, window), most=1e12)
+    error_rate = _value(prometheus_url, promql.error_rate(namespace, workload, window), most=100.0)
     if requests and error_rate is None:
         # The error-rate query is empty when no request succeeded (nothing to sum but 5xx).
         error_rate = 100.0
-    p99 = _value(prometheus_url, promql.p99_latency(namespace, workload, window))
+    p99 = _value(prometheus_url, promql.p99_latency(namespace, workload, window), most=1e12, inf_ok=True)
     return SideMetrics(workload=workload, requests=requests, error_rate=error_rate, p99=p99)
 
 
@@ -126,7 +135,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def _report(app_name, app, url, window, canary, ga, delta, ratio, reasons) -> str:
     lines = [
         f"gate {app_name} (namespace {app.namespace}, weights ga {app.weights.ga} / canary {app.weights.canary}), "
-        f"window {window}, {url}",
+        f"window {window}, {http.redact(url)}",
         f"  {'':<18}{'canary':>12}{'ga':>12}   limit",
         f"  {'requests/s':<18}{_fmt(canary.requests, '.2f'):>12}{_fmt(ga.requests, '.2f'):>12}   > 0 on both sides",
         f"  {'error rate (%)':<18}{_fmt(canary.error_rate, '.2f'):>12}{_fmt(ga.error_rate, '.2f'):>12}"

@@ -134,7 +134,9 @@ def check(text: str, source: str) -> None:
                 continue
             top = stack[-1] if stack else None
             is_key = top is not None and top.is_map and top.key is None
-            path = [] if top is None else top.path + ([] if is_key else [top.key if top.is_map else str(top.index)])
+            path = (
+                [] if top is None else top.path + ([] if is_key else [str(top.key) if top.is_map else str(top.index)])
+            )
             size = anchors.get(event.anchor, 0) if isinstance(event, AliasEvent) else 1
             if isinstance(event, AliasEvent) and event.anchor not in anchors:
                 raise StackFileError(f"{_where(source, event, path)}: alias *{event.anchor} to an unfinished node")
