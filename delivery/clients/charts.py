@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from delivery.clients import http
@@ -12,6 +14,24 @@ TIMEOUT = 30.0
 MAX_INDEX = 64 * 1024 * 1024
 
 
+MAX_DEPTH = 64
+_DEEP_INDENT = re.compile(rb"(?m)^[ \t-]{256,}")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether `body` nests deeper than any index does. libyaml recurses per level: a hostile
+    index of 100k nested `[` overflows the C stack (a segfault, not an exception)."""
+    if _DEEP_INDENT.search(body):
+        return True
+    depth = 0
+    for c in body.translate(None, _NOT_BRACKETS):
+        depth += 1 if c in b"[{" else -1
+        if depth > MAX_DEPTH:
+            return True
+    return False
+
+
 def fetch_index(url: str, timeout: float = TIMEOUT) -> dict[str, list[str]]:
     """chart name -> versions, from `<url>/index.yaml`."""
     index_url = url.rstrip("/") + "/index.yaml"
@@ -19,6 +39,8 @@ def fetch_index(url: str, timeout: float = TIMEOUT) -> dict[str, list[str]]:
     answer = http.get(index_url, where=f"chart repository {http.redact(url)}", timeout=timeout, max_body=MAX_INDEX)
     if answer.status != 200:
         raise UnavailableError(f"cannot read {shown}: HTTP {answer.status}")
+    if _too_deep(answer.body):
+        raise UnavailableError(f"{shown} is not a Helm repository index: nested more than {MAX_DEPTH} levels")
     try:
         # The C loader when PyYAML has it: a pure-Python load of a big index takes seconds.
         doc = yaml.load(answer.body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

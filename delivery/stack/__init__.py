@@ -1,5 +1,6 @@
 """The one reader (`files`) and the one editor (`edit`) of `Pulumi.<stack>.yaml`, with one error type."""
 
+from delivery.stack import writing
 from delivery.stack.edit import (
     APPS_KEY,
     WEIGHTED_SIDES,
@@ -19,7 +20,9 @@ from delivery.stack.files import (
     StackFile,
     StackFileError,
     config_at,
+    config_from_bytes,
     config_from_text,
+    read_bytes,
     load,
     load_config,
     load_settings,
@@ -40,7 +43,10 @@ __all__ = [
     "StackFileError",
     "app",
     "config_at",
+    "config_from_bytes",
     "config_from_text",
+    "read_bytes",
+    "writing",
     "edit",
     "load",
     "load_config",

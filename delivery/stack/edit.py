@@ -113,7 +113,9 @@ def _load(text: str, path: Path) -> tuple[str, YAML, CommentedMap]:
     doc = loader.parse(text, path.name, yaml)
     if doc is None:
         doc = CommentedMap()
-    if not isinstance(doc, CommentedMap) or not isinstance(doc.get("config", CommentedMap()), CommentedMap):
+    if not isinstance(doc, CommentedMap) or not isinstance(
+        doc.get("config", CommentedMap()), (CommentedMap, type(None))
+    ):
         raise StackFileError(f"{path.name}: expected a mapping with a `config:` mapping")
     unchanged = _dump(yaml, doc, text)
     if unchanged != text:
@@ -201,7 +203,9 @@ def edit(path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = Fal
         raw = read_bytes(target)
         decoded = loader.decode(raw, path.name)
         text, yaml, doc = _load(decoded.text, path)
-        config = doc.setdefault("config", CommentedMap())
+        if doc.get("config") is None:
+            doc["config"] = CommentedMap()  # `config:` with nothing under it is an empty config
+        config = doc["config"]
         before, shared = _shared(config)
         mutate(config)
         after, _ = _shared(config)
