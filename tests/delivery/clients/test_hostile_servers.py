@@ -6,18 +6,19 @@ past the deadline, a traceback or a credential in a message."""
 from __future__ import annotations
 
 import http.server as http_server
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from delivery import stack
 from delivery.clients import charts, http, prometheus
 from delivery.clients.registry import RegistryClient
 from delivery.errors import UnavailableError
 from delivery.release import gate
 from model.settings import parse_stack_config
-from delivery import stack
 from tests.support.project import FIXTURES_DIR
 
 Handler = Callable[[http_server.BaseHTTPRequestHandler], None]
@@ -223,10 +224,8 @@ def test_credentials_in_urls_never_appear_in_messages(url, hidden):
 
 
 def vector(value: str) -> bytes:
-    return (
-        '{"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, "%s"]}]}}'
-        % value
-    ).encode()
+    sample = {"metric": {}, "value": [0, value]}
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": [sample]}}).encode()
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from delivery import stack
 from delivery.errors import DeliveryError, UnavailableError, UsageError
-from delivery.stack.edit import _load as edit_load
 from delivery.stack import loader
+from delivery.stack.edit import _load as edit_load
 from tests.support.project import FIXTURES_DIR
 
 DEV = (FIXTURES_DIR / "Pulumi.dev.yaml").read_bytes()
