@@ -17,14 +17,14 @@ from delivery.errors import UnavailableError, UsageError
 TIMEOUT = 60
 # Never let a partial clone fetch missing objects behind the user's back (git >= 2.44): a
 # missing base object is reported, not silently downloaded (or hung on) mid-check.
-_ENV = {**os.environ, "GIT_NO_LAZY_FETCH": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+_ENV = {"GIT_NO_LAZY_FETCH": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
 def run(project_dir: Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
     """`git <args>` in `project_dir`; git missing or hanging is UnavailableError (exit 3)."""
     try:
         return subprocess.run(
-            ["git", *args], cwd=project_dir, capture_output=True, text=text, timeout=TIMEOUT, env=_ENV
+            ["git", *args], cwd=project_dir, capture_output=True, text=text, timeout=TIMEOUT, env={**os.environ, **_ENV}
         )
     except FileNotFoundError:
         raise UnavailableError(
