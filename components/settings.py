@@ -206,6 +206,7 @@ class WeightedApp(_Model):
     canary: Side
     weights: Weights
     loadtest: LoadTest = LoadTest()
+    autopilot: bool = True  # false: `delivery autopilot` leaves this app to people
 
     def sides(self) -> dict[str, Side]:
         return {"ga": self.ga, "canary": self.canary}
@@ -261,6 +262,43 @@ class Delivery(_Model):
     max_weight_step: int = Field(50, ge=1, le=100)
     max_error_rate_delta: float = Field(1.0, ge=0, le=100)
     max_latency_ratio: float = Field(1.25, ge=1, le=100)
+    # Autopilot (delivery/release/autopilot.py): the canary weights it walks, how long each
+    # must run healthy, whether a failing gate rolls back by itself, and the stack-wide pause.
+    steps: tuple[Weight, ...] = Field((10, 60, 100), strict=False)
+    bake_time: Duration = "10m"
+    auto_rollback: bool = True
+    autopilot: bool = True
+
+
+# The gate's rate() over a bake window needs several scrapes (observability.SCRAPE_INTERVAL 15s).
+MIN_BAKE_SECONDS = 60
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds of a `Duration` (`1h30m`, `90s`, `500ms`)."""
+    return sum(int(n) * _DURATION_UNITS[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h)", text))
+
+
+def _check_delivery(delivery: Delivery, problems: list) -> None:
+    if duration_seconds(delivery.bake_time) < MIN_BAKE_SECONDS:
+        problems.append(("delivery.bakeTime", f"{delivery.bake_time!r} is shorter than 1m: the gate needs "
+                                              "several scrapes in its window"))
+    steps = delivery.steps
+    if not steps or steps[-1] != 100:
+        problems.append(("delivery.steps", f"{list(steps)} must end at 100 (the canary takes all traffic, then finalize)"))
+    rises = list(zip((0, *steps), steps))
+    falls = [(low, high) for low, high in rises if high <= low]
+    if falls:
+        problems.append(("delivery.steps", f"{list(steps)} must rise strictly from 0: {falls[0][1]} follows {falls[0][0]}"))
+        return
+    for low, high in rises:
+        # Only steps the user wrote are held to maxWeightStep: with the default steps, autopilot
+        # caps each move at maxWeightStep itself, so a stack that lowers the limit keeps working.
+        if "steps" in delivery.model_fields_set and high - low > delivery.max_weight_step:
+            problems.append(("delivery.steps", f"{low} -> {high} rises by {high - low}, more than "
+                                               f"delivery.maxWeightStep {delivery.max_weight_step}"))
+            break
 
 
 class Notifications(_Model):
@@ -468,6 +506,8 @@ def parse(
         problems.append(("cluster", "required: set cluster.provider to gke or existing"))
     sections = {key: _validate(model, ours.get(key), key, problems) for key, model in SECTIONS.items()}
 
+    if sections["delivery"] is not None:
+        _check_delivery(sections["delivery"], problems)
     gcp = None
     if sections["cluster"] is not None:
         gcp = _check_cluster(sections["cluster"], values, problems)

@@ -9,7 +9,8 @@ stay as they are (GA keeps its capacity).
 
 from __future__ import annotations
 
-from delivery import edit, stackfile
+from delivery import edit
+from delivery.release import steps
 
 HELP = "when the canary holds 100: GA takes its tag and track, weights back to 100/0"
 
@@ -20,27 +21,4 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    def mutate(config) -> list[str]:
-        path = f"apps.{args.app}"
-        app = stackfile.require_weighted(config, args.app, "finalize")
-        weights = stackfile.sub_mapping(app, "weights", path)
-        if weights.get("canary") != 100:
-            raise stackfile.EditError(
-                f"{path}.weights.canary is {weights.get('canary')}: finalize needs the canary at 100 "
-                f"(python -m delivery promote --stack {args.stack} {args.app} --canary 100, merged and deployed)")
-        ga = stackfile.sub_mapping(app, "ga", path)
-        canary = stackfile.sub_mapping(app, "canary", path)
-        lines = [f"{path}.ga.tag: {ga.get('tag')} -> {canary.get('tag')}"]
-        stackfile.set_scalar(ga, "tag", canary.get("tag"))
-        if "track" in canary:
-            if ga.get("track") != canary["track"]:
-                lines.append(f"{path}.ga.track: {ga.get('track')} -> {canary['track']}")
-            stackfile.set_scalar(ga, "track", canary["track"])
-        elif "track" in ga:
-            lines.append(f"{path}.ga.track: {ga['track']} removed (the canary has none)")
-            del ga["track"]
-        stackfile.set_weights(app, args.app, 0)
-        lines.append(f"{path}.weights: ga 0 -> 100, canary 100 -> 0")
-        return lines
-
-    return edit.apply(args, mutate)
+    return edit.apply(args, lambda config: steps.finalize(config, args.app, args.stack))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from delivery import edit, stackfile
+from delivery.release import steps
 from delivery.errors import EXIT_FAILED, fail
 
 HELP = "raise (or set) a weighted app's canary weight, optionally behind the promotion gate"
@@ -64,8 +65,4 @@ def run(args) -> int:
     elif args.prometheus:
         print(f"promotion gate skipped: the canary weight does not rise ({old} -> {new})")
 
-    def mutate(config) -> list[str]:
-        stackfile.set_weights(stackfile.require_weighted(config, args.app, "promote"), args.app, new)
-        return [f"apps.{args.app}.weights: ga {100 - old} -> {100 - new}, canary {old} -> {new}"]
-
-    return edit.apply(args, mutate)
+    return edit.apply(args, lambda config: steps.set_canary(config, args.app, new))

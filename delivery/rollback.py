@@ -8,7 +8,8 @@ A `git revert` of the promoting commit does the same thing through the same PR p
 
 from __future__ import annotations
 
-from delivery import edit, stackfile
+from delivery import edit
+from delivery.release import steps
 
 HELP = "set a weighted app's canary weight to 0 (all traffic to GA)"
 
@@ -19,10 +20,4 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    def mutate(config) -> list[str]:
-        app = stackfile.require_weighted(config, args.app, "rollback")
-        old = stackfile.sub_mapping(app, "weights", f"apps.{args.app}").get("canary")
-        stackfile.set_weights(app, args.app, 0)
-        return [f"apps.{args.app}.weights: canary {old} -> 0, ga -> 100"]
-
-    return edit.apply(args, mutate)
+    return edit.apply(args, lambda config: steps.rollback(config, args.app))
