@@ -3,9 +3,12 @@ and the delivery pipeline's promises (pinned actions, no cloud keys, one update 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -83,7 +86,7 @@ def test_every_action_is_pinned_to_a_commit_or_an_exact_release():
 def test_cloud_access_uses_workload_identity_federation_not_keys():
     for path in WORKFLOWS:
         assert "credentials_json" not in path.read_text(), path.name
-    for name in ("pull-request.yml", "deploy.yml", "drift.yml"):
+    for name in ("pull-request.yml", "deploy.yml", "drift.yml", "autopilot.yml"):
         auth = [s for s in steps(workflow(name)) if s.get("uses", "").startswith("google-github-actions/auth@")]
         assert auth and auth[0]["with"]["workload_identity_provider"] == "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}"
 
@@ -121,3 +124,58 @@ def test_the_pulumi_cli_version_comes_from_the_pinned_sdk():
     # The workflows install the CLI at `sed -n 's/^pulumi==//p' requirements.txt`.
     pins = re.findall(r"^pulumi==(\d+\.\d+\.\d+)$", (PROJECT_DIR / "requirements.txt").read_text(), re.M)
     assert len(pins) == 1
+
+
+# --- autopilot ---------------------------------------------------------------------------------
+
+def _step(job: dict, prefix: str) -> dict:
+    return next(s for s in job["steps"] if s.get("uses", "").startswith(prefix) or s.get("name", "").startswith(prefix))
+
+
+def test_autopilot_runs_every_10_minutes_and_on_demand_one_run_per_stack_at_a_time():
+    doc = workflow("autopilot.yml")
+    triggers = doc[True]  # PyYAML reads the key `on` as True
+    assert triggers["schedule"] == [{"cron": "*/10 * * * *"}] and "workflow_dispatch" in triggers
+    job = doc["jobs"]["decide"]
+    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    assert job["concurrency"]["group"] == "autopilot-${{ matrix.stack }}"
+    # Bake time is read from history: a shallow clone would be refused.
+    assert _step(job, "actions/checkout@")["with"]["fetch-depth"] == 0
+
+
+def test_autopilot_reaches_the_cluster_over_its_dns_endpoint_with_the_gke_auth_plugin():
+    job = workflow("autopilot.yml")["jobs"]["decide"]
+    setup = _step(job, "google-github-actions/setup-gcloud@")
+    assert re.fullmatch(r"google-github-actions/setup-gcloud@[0-9a-f]{40}", setup["uses"])
+    assert setup["with"]["install_components"] == "gke-gcloud-auth-plugin"
+    assert "gcloud container clusters get-credentials" in _step(job, "Kubeconfig")["run"]
+    assert "--dns-endpoint" in _step(job, "Kubeconfig")["run"]
+    forward = _step(job, "Port-forward Prometheus")["run"]
+    assert "port-forward" in forward and "/-/ready" in forward
+
+
+def test_autopilot_finds_the_cluster_and_the_prometheus_service_the_program_installs():
+    from components import observability
+
+    run = _step(workflow("autopilot.yml")["jobs"]["decide"], "The stack's cluster")["run"]
+    script = run.split("<<'PY'", 1)[1].split("\n", 1)[1].rsplit("PY", 1)[0]
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=PROJECT_DIR, env={**os.environ, "STACK": "dev"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    outputs = dict(line.split("=", 1) for line in done.stdout.splitlines())
+    assert set(outputs) == {"name", "location", "project", "prometheus", "prometheus-namespace", "prometheus-port"}
+    assert all(outputs.values())
+    assert outputs["prometheus"] == f"svc/{observability.PROMETHEUS_SERVER}"
+    assert outputs["prometheus-namespace"] == observability.NAMESPACE
+    assert outputs["prometheus-port"] == str(observability.PROMETHEUS_PORT)
+
+
+def test_autopilot_writes_its_decision_and_opens_one_pull_request_per_stack():
+    job = workflow("autopilot.yml")["jobs"]["decide"]
+    decide = _step(job, "python -m delivery autopilot")["run"]
+    assert re.search(r"python -m delivery autopilot --stack \"\$STACK\".*--write --json", decide.replace("\\\n", ""))
+    pr = _step(job, "peter-evans/create-pull-request@")
+    assert pr["with"]["branch"] == "autopilot/${{ matrix.stack }}"
+    assert pr["with"]["labels"] == "${{ steps.autopilot.outputs.labels }}"
+    assert pr["if"] == "steps.autopilot.outputs.changed == 'true'"
+    assert "gh pr merge \"$NUMBER\" --auto" in _step(job, "Auto-merge a rollback")["run"]
