@@ -8,6 +8,7 @@ import time
 import pytest
 
 from delivery.__main__ import main
+from tests.support.canary_scenarios import down_url, prometheus_url  # noqa: F401 (fixtures)
 from tests.support.stack_repo import GA_TAG, STACK, StackRepo, app, stack_text
 
 STEP_AGO = 700  # more than the default bake time, 10m

@@ -10,6 +10,7 @@ import pytest
 from delivery import check
 from delivery.errors import UsageError
 from delivery.release import autopilot
+from tests.support.canary_scenarios import down_url, prometheus_url  # noqa: F401 (fixtures)
 from tests.support.stack_repo import GA_TAG, NEW_TAG, STACK, StackRepo, app, stack_text
 
 BAKE = 600  # the default delivery.bakeTime, 10m

@@ -1,4 +1,8 @@
-"""One real Prometheus for the delivery tests, fed with synthetic Istio metrics of named scenarios."""
+"""A real Prometheus fed with synthetic Istio metrics of named canary scenarios, as pytest fixtures.
+
+Import the fixtures into a test module (`from tests.support.canary_scenarios import prometheus_url`):
+a second conftest.py would shadow tests/conftest.py for the modules that import it by name.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory):
     workloads = [w for pair in SCENARIOS.values() for w in pair]
     with servers.prometheus(tmp_path_factory.mktemp("prometheus"), openmetrics(workloads, int(time.time()))) as url:
