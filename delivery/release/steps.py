@@ -1,55 +1,58 @@
 """The release steps as edits of a stack file's `config:` mapping: the one code path that
 `promote`, `rollback`, `finalize` and `autopilot --write` change weights and tags through.
 
-Each function takes the round-trip mapping that `stackfile.edit` hands to its callback, changes
+Each function takes the round-trip mapping that `stack.edit` hands to its callback, changes
 one weighted app, and returns the lines that describe the change; it raises
-`stackfile.EditError` to refuse (the file is then untouched).
+`stack.StackFileError` to refuse (the file is then untouched).
 """
 
 from __future__ import annotations
 
 from ruamel.yaml.comments import CommentedMap
 
-from delivery import stackfile
+from delivery import stack
 
 
 def set_canary(config: CommentedMap, app: str, canary: int, command: str = "promote") -> list[str]:
     """Weights become GA 100-N / canary N."""
-    found = stackfile.require_weighted(config, app, command)
-    old = stackfile.sub_mapping(found, "weights", f"apps.{app}").get("canary")
-    stackfile.set_weights(found, app, canary)
-    was = f"ga {100 - old} -> {100 - canary}, canary {old} -> {canary}" if isinstance(old, int) else f"canary -> {canary}"
+    found = stack.require_weighted(config, app, command)
+    old = stack.sub_mapping(found, "weights", f"apps.{app}").get("canary")
+    stack.set_weights(found, app, canary)
+    was = (
+        f"ga {100 - old} -> {100 - canary}, canary {old} -> {canary}" if isinstance(old, int) else f"canary -> {canary}"
+    )
     return [f"apps.{app}.weights: {was}"]
 
 
 def rollback(config: CommentedMap, app: str) -> list[str]:
     """All traffic back to GA; the canary keeps running at weight 0 with its tag."""
-    found = stackfile.require_weighted(config, app, "rollback")
-    old = stackfile.sub_mapping(found, "weights", f"apps.{app}").get("canary")
-    stackfile.set_weights(found, app, 0)
+    found = stack.require_weighted(config, app, "rollback")
+    old = stack.sub_mapping(found, "weights", f"apps.{app}").get("canary")
+    stack.set_weights(found, app, 0)
     return [f"apps.{app}.weights: canary {old} -> 0, ga -> 100"]
 
 
-def finalize(config: CommentedMap, app: str, stack: str) -> list[str]:
+def finalize(config: CommentedMap, app: str, stack_name: str) -> list[str]:
     """With the canary at 100: GA takes its tag and track, weights back to GA 100 / canary 0."""
     path = f"apps.{app}"
-    found = stackfile.require_weighted(config, app, "finalize")
-    weights = stackfile.sub_mapping(found, "weights", path)
+    found = stack.require_weighted(config, app, "finalize")
+    weights = stack.sub_mapping(found, "weights", path)
     if weights.get("canary") != 100:
-        raise stackfile.EditError(
+        raise stack.StackFileError(
             f"{path}.weights.canary is {weights.get('canary')}: finalize needs the canary at 100 "
-            f"(python -m delivery promote --stack {stack} {app} --canary 100, merged and deployed)")
-    ga = stackfile.sub_mapping(found, "ga", path)
-    canary = stackfile.sub_mapping(found, "canary", path)
+            f"(python -m delivery promote --stack {stack_name} {app} --canary 100, merged and deployed)"
+        )
+    ga = stack.sub_mapping(found, "ga", path)
+    canary = stack.sub_mapping(found, "canary", path)
     lines = [f"{path}.ga.tag: {ga.get('tag')} -> {canary.get('tag')}"]
-    stackfile.set_scalar(ga, "tag", canary.get("tag"))
+    stack.set_scalar(ga, "tag", canary.get("tag"))
     if "track" in canary:
         if ga.get("track") != canary["track"]:
             lines.append(f"{path}.ga.track: {ga.get('track')} -> {canary['track']}")
-        stackfile.set_scalar(ga, "track", canary["track"])
+        stack.set_scalar(ga, "track", canary["track"])
     elif "track" in ga:
         lines.append(f"{path}.ga.track: {ga['track']} removed (the canary has none)")
         del ga["track"]
-    stackfile.set_weights(found, app, 0)
+    stack.set_weights(found, app, 0)
     lines.append(f"{path}.weights: ga 0 -> 100, canary 100 -> 0")
     return lines

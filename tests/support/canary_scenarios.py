@@ -1,7 +1,8 @@
 """A real Prometheus fed with synthetic Istio metrics of named canary scenarios, as pytest fixtures.
 
-Import the fixtures into a test module (`from tests.support.canary_scenarios import prometheus_url`):
-a second conftest.py would shadow tests/conftest.py for the modules that import it by name.
+tests/conftest.py registers this module as a plugin (`pytest_plugins`), so any test can ask for
+`prometheus_url` or `down_url`: a second conftest.py would shadow tests/conftest.py (both import as
+`conftest`), and importing fixtures by name into a test module reads as a redefinition to ruff.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from tests.support.stack_repo import NAMESPACE
 
 # Each app name is a scenario: (canary, GA) traffic from half an hour ago to a quarter hour ahead.
 SCENARIOS = {
-    "healthy": (Workload(NAMESPACE, "healthy-canary", rps=2, error_ratio=0.005, latency_ms=45),
-                Workload(NAMESPACE, "healthy-ga", rps=18, error_ratio=0.005, latency_ms=40)),
-    "failing": (Workload(NAMESPACE, "failing-canary", rps=2, error_ratio=0.10),
-                Workload(NAMESPACE, "failing-ga", rps=18)),
-    "idle": (Workload(NAMESPACE, "idle-canary", rps=0),
-             Workload(NAMESPACE, "idle-ga", rps=20)),
+    "healthy": (
+        Workload(NAMESPACE, "healthy-canary", rps=2, error_ratio=0.005, latency_ms=45),
+        Workload(NAMESPACE, "healthy-ga", rps=18, error_ratio=0.005, latency_ms=40),
+    ),
+    "failing": (
+        Workload(NAMESPACE, "failing-canary", rps=2, error_ratio=0.10),
+        Workload(NAMESPACE, "failing-ga", rps=18),
+    ),
+    "idle": (Workload(NAMESPACE, "idle-canary", rps=0), Workload(NAMESPACE, "idle-ga", rps=20)),
 }
 
 

@@ -2,32 +2,42 @@
 what `check` and `autopilot` read history from.
 
 Apps are weighted podinfo apps in namespace `shop`, named after the traffic scenario the test's
-Prometheus serves for `<app>-canary` and `<app>-ga` (see tests/delivery/conftest.py).
+Prometheus serves for `<app>-canary` and `<app>-ga` (see tests/support/canary_scenarios.py).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.project import git
 
 NAMESPACE = "shop"
 STACK = "auto"
 GA_TAG, NEW_TAG = "6.13.0", "6.14.1"
 
 
-def app(canary: int = 0, canary_tag: str = NEW_TAG, ga_tag: str = GA_TAG, **extra) -> dict:
-    return {"namespace": NAMESPACE, "strategy": "weighted", "image": "ghcr.io/stefanprodan/podinfo",
-            "ga": {"tag": ga_tag}, "canary": {"tag": canary_tag},
-            "weights": {"ga": 100 - canary, "canary": canary}, **extra}
+def app(canary: int = 0, canary_tag: str = NEW_TAG, ga_tag: str = GA_TAG, **extra: Any) -> dict[str, Any]:
+    return {
+        "namespace": NAMESPACE,
+        "strategy": "weighted",
+        "image": "ghcr.io/stefanprodan/podinfo",
+        "ga": {"tag": ga_tag},
+        "canary": {"tag": canary_tag},
+        "weights": {"ga": 100 - canary, "canary": canary},
+        **extra,
+    }
 
 
 def stack_text(apps: dict[str, dict], delivery: dict | None = None) -> str:
-    config = {"istio-canary:cluster": {"provider": "existing", "context": "kind-test"}, "istio-canary:apps": apps}
+    config: dict[str, Any] = {
+        "istio-canary:cluster": {"provider": "existing", "context": "kind-test"},
+        "istio-canary:apps": apps,
+    }
     if delivery:
         config["istio-canary:delivery"] = delivery
     return "# autopilot test stack\n" + yaml.safe_dump({"config": config}, sort_keys=False)
@@ -44,11 +54,7 @@ class StackRepo:
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str, when: int | None = None) -> str:
-        env = dict(os.environ)
-        if when is not None:
-            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"@{when} +0000"
-        return subprocess.run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", *args],
-                              cwd=self.path, env=env, check=True, capture_output=True, text=True).stdout
+        return git(self.path, *args, when=when)
 
     def commit(self, when: int, message: str, text: str | None = None) -> str:
         """Commit the stack file (with `text`, when given) dated `when`; returns the sha."""

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from delivery.__main__ import main
-from tests.support.canary_scenarios import down_url, prometheus_url  # noqa: F401 (fixtures)
 from tests.support.stack_repo import GA_TAG, STACK, StackRepo, app, stack_text
+
+pytestmark = pytest.mark.slow  # starts a real Prometheus and git
 
 STEP_AGO = 700  # more than the default bake time, 10m
 
@@ -18,8 +19,11 @@ STEP_AGO = 700  # more than the default bake time, 10m
 def repo(tmp_path) -> StackRepo:
     repo = StackRepo(tmp_path)
     now = int(time.time())
-    repo.commit(now - 7200, "initial", stack_text({"healthy": app(canary=0, canary_tag=GA_TAG),
-                                                   "failing": app(canary=0, canary_tag=GA_TAG)}))
+    repo.commit(
+        now - 7200,
+        "initial",
+        stack_text({"healthy": app(canary=0, canary_tag=GA_TAG), "failing": app(canary=0, canary_tag=GA_TAG)}),
+    )
     return repo
 
 
@@ -45,8 +49,18 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
 
     assert code == 0
     doc = json.loads(out)
-    assert set(doc) == {"stack", "stack_file", "base", "base_commit", "decided_at", "prometheus", "exit_code",
-                        "decisions", "changed", "pull_request"}
+    assert set(doc) == {
+        "stack",
+        "stack_file",
+        "base",
+        "base_commit",
+        "decided_at",
+        "prometheus",
+        "exit_code",
+        "decisions",
+        "changed",
+        "pull_request",
+    }
     assert (doc["stack"], doc["base"], doc["base_commit"], doc["exit_code"]) == (STACK, "HEAD", repo.head(), 0)
     healthy, failing = doc["decisions"]
     assert (healthy["app"], healthy["action"], healthy["canary"]) == ("healthy", "promote", {"from": 10, "to": 60})
@@ -125,17 +139,22 @@ def test_credentials_in_the_prometheus_url_are_not_printed(repo, autopilot, down
     assert json.loads(out)["prometheus"] == down_url
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--base", "nope"], "--base 'nope' is not a commit"),
-    (["--stack", "missing"], "no stack file Pulumi.missing.yaml"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--base", "nope"], "--base 'nope' is not a commit"),
+        (["--stack", "missing"], "no stack file Pulumi.missing.yaml"),
+    ],
+)
 def test_bad_input_exits_2_naming_it(repo, autopilot, args, message):
     code, _, err = autopilot(*args)
     assert code == 2 and message in err
 
 
 def test_an_invalid_stack_exits_2_naming_the_key(repo, autopilot):
-    repo.file.write_text(repo.file.read_text().replace("config:\n", "config:\n  istio-canary:delivery: {steps: [10, 60]}\n"))
+    repo.file.write_text(
+        repo.file.read_text().replace("config:\n", "config:\n  istio-canary:delivery: {steps: [10, 60]}\n")
+    )
 
     code, _, err = autopilot()
 

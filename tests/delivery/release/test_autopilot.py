@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from delivery import check
 from delivery.errors import UsageError
-from delivery.release import autopilot
-from tests.support.canary_scenarios import down_url, prometheus_url  # noqa: F401 (fixtures)
+from delivery.release import autopilot, autopilot_report, check
 from tests.support.stack_repo import GA_TAG, NEW_TAG, STACK, StackRepo, app, stack_text
+
+pytestmark = pytest.mark.slow  # starts a real Prometheus and git
 
 BAKE = 600  # the default delivery.bakeTime, 10m
 
@@ -72,7 +72,9 @@ def test_a_failing_canary_holds_when_auto_rollback_is_off(repo, prometheus_url):
     d = decide(repo, prometheus_url)["failing"]
 
     assert (d.action, d.canary_to) == ("hold", 10)
-    assert "delivery.autoRollback is false" in d.reason and "python -m delivery rollback --stack auto failing" in d.reason
+    assert (
+        "delivery.autoRollback is false" in d.reason and "python -m delivery rollback --stack auto failing" in d.reason
+    )
 
 
 def test_a_canary_without_traffic_holds_instead_of_rolling_back(repo, prometheus_url):
@@ -196,6 +198,7 @@ def test_a_shallow_clone_is_refused_because_history_times_the_steps(repo, tmp_pa
 
 # --- a whole release ------------------------------------------------------------------------------
 
+
 def test_autopilot_alone_releases_a_canary_from_0_to_finalize_and_check_passes_every_commit(repo, prometheus_url):
     """Start an hour ago; every 4 minutes (a simulated clock) autopilot decides; each edit it
     writes is checked against the base like a PR, then merged as a commit dated that moment."""
@@ -215,15 +218,21 @@ def test_autopilot_alone_releases_a_canary_from_0_to_finalize_and_check_passes_e
             assert result.written
             findings = check.check(STACK, "HEAD", Path(repo.path))
             assert not [f for f in findings if f.level == check.FAIL], findings
-            repo.commit(clock, autopilot.title(run))
+            repo.commit(clock, autopilot_report.title(run))
         if d.action == "none":
             break
 
     assert journal == [
         ("promote", 0, 10),
-        ("hold", 10, 10), ("hold", 10, 10), ("promote", 10, 60),
-        ("hold", 60, 60), ("hold", 60, 60), ("promote", 60, 100),
-        ("hold", 100, 100), ("hold", 100, 100), ("finalize", 100, 0),
+        ("hold", 10, 10),
+        ("hold", 10, 10),
+        ("promote", 10, 60),
+        ("hold", 60, 60),
+        ("hold", 60, 60),
+        ("promote", 60, 100),
+        ("hold", 100, 100),
+        ("hold", 100, 100),
+        ("finalize", 100, 0),
         ("none", 0, 0),
     ]
     final = autopilot.decide(STACK, repo.path, prometheus_url, now=clock)
@@ -233,4 +242,6 @@ def test_autopilot_alone_releases_a_canary_from_0_to_finalize_and_check_passes_e
         "autopilot(auto): promote healthy canary 60 -> 100",
         "autopilot(auto): promote healthy canary 10 -> 60",
         "autopilot(auto): promote healthy canary 0 -> 10",
-        "set-tag: canary 6.14.1", "initial: GA only"]
+        "set-tag: canary 6.14.1",
+        "initial: GA only",
+    ]
