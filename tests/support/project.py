@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,21 @@ FIXTURES_DIR = PROJECT_DIR / "tests" / "fixtures"
 REFERENCE_DIR = Path(os.environ.get("ISTIO_CANARY_REFERENCE", PROJECT_DIR.parent / "shared" / "reference"))
 # What `pulumi up` runs: a copy of these is a working program.
 PROGRAM = ("__main__.py", "Pulumi.yaml", "model", "components", "delivery", "policies", "dashboards")
+
+
+def copy_program(root: Path, stacks: tuple[str, ...] = ("dev",)) -> Path:
+    """A working copy of the program in `root`, with the fixture stack files `stacks`: what a CI
+    checkout holds, minus the live stack files (tests never read those)."""
+    for name in PROGRAM:
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "venv"))
+        elif source.exists():
+            shutil.copy(source, root / name)
+    for stack in stacks:
+        shutil.copy(FIXTURES_DIR / f"Pulumi.{stack}.yaml", root / f"Pulumi.{stack}.yaml")
+    return root
+
 
 # The fixture dev stack's podinfo (tests/fixtures/Pulumi.dev.yaml), the starting point of every edit.
 PODINFO = {
