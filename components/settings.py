@@ -178,6 +178,9 @@ class Platform(_Model):
     prometheus_version: ChartVersion = "29.27.0"
     grafana_version: ChartVersion = "12.11.1"
     gateway_service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    # A fixed node port for the gateway's HTTP port, so a kind cluster can map it to the host
+    # (scripts/kind-up.sh); the range is the API server's default --service-node-port-range.
+    gateway_node_port: int = Field(30080, ge=30000, le=32767)
     mtls: Literal["STRICT", "PERMISSIVE"] = "STRICT"
 
 
@@ -467,6 +470,11 @@ def parse(
     if "cluster" not in ours:
         problems.append(("cluster", "required: set cluster.provider to gke or existing"))
     sections = {key: _validate(model, ours.get(key), key, problems) for key, model in SECTIONS.items()}
+
+    platform = sections["platform"]
+    if platform is not None and "gateway_node_port" in platform.model_fields_set \
+            and platform.gateway_service_type != "NodePort":
+        problems.append(("platform.gatewayNodePort", "only allowed with platform.gatewayServiceType NodePort"))
 
     gcp = None
     if sections["cluster"] is not None:

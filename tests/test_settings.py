@@ -206,3 +206,20 @@ def test_apps_cannot_live_in_platform_namespaces(dev):
 def test_every_problem_is_reported_at_once(dev):
     config = edit(edit(dev, APPS, "podinfo.weights", {"ga": 1, "canary": 1}), APPS, "backend.tag", "latest")
     assert {"apps.podinfo.weights", "apps.backend.tag"} <= set(rejected(config))
+
+
+@pytest.mark.parametrize("port, problem", [
+    (29999, "greater than or equal to 30000"), (32768, "less than or equal to 32767"), ("30080", "must be an integer"),
+])
+def test_the_gateway_node_port_is_in_the_node_port_range(dev, port, problem):
+    config = edit(dev, PLATFORM, "gatewayServiceType", "NodePort")
+    problems = rejected(edit(config, PLATFORM, "gatewayNodePort", port))
+    assert problem in problems["platform.gatewayNodePort"]
+
+
+def test_the_gateway_node_port_needs_a_node_port_gateway(dev):
+    config = edit(dev, PLATFORM, "gatewayServiceType", "LoadBalancer")
+    problems = rejected(edit(config, PLATFORM, "gatewayNodePort", 30080))
+    assert problems == {"platform.gatewayNodePort": "only allowed with platform.gatewayServiceType NodePort"}
+    config = edit(dev, PLATFORM, "gatewayServiceType", "NodePort")
+    assert parse_stack_config(edit(config, PLATFORM, "gatewayNodePort", 30080)).platform.gateway_node_port == 30080
