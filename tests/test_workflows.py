@@ -121,3 +121,24 @@ def test_the_pulumi_cli_version_comes_from_the_pinned_sdk():
     # The workflows install the CLI at `sed -n 's/^pulumi==//p' requirements.txt`.
     pins = re.findall(r"^pulumi==(\d+\.\d+\.\d+)$", (PROJECT_DIR / "requirements.txt").read_text(), re.M)
     assert len(pins) == 1
+
+
+def test_e2e_moves_traffic_and_checks_each_split_then_always_deletes_the_cluster():
+    doc = workflow("e2e.yml")
+    assert {"__main__.py", "components/**", "policies/**", "Pulumi.local.yaml", "scripts/**",
+            ".github/workflows/e2e.yml"} <= set(doc["on"]["pull_request"]["paths"])
+    job_steps = steps(doc)
+    runs = [s.get("run", "") for s in job_steps]
+    edits = [(i, line) for i, run in enumerate(runs) for line in run.splitlines()
+             if re.search(r"python -m delivery (promote|rollback)", line)]
+    assert [re.sub(r".*delivery ", "", line) for _, line in edits] == [
+        'promote --stack local "$APP" --canary 10', 'promote --stack local "$APP" --canary 60',
+        'rollback --stack local "$APP"']
+    for (i, _), canary in zip(edits, ("10", "60", "0")):
+        # Each edit is applied, then the split observed through the gateway with its expectation.
+        after = runs[i].split("delivery ", 1)[1]
+        assert "pulumi up --stack local --yes" in after
+        assert re.search(rf"scripts/observe-split\.sh .*-c {canary} ", after), runs[i]
+    assert any("scripts/kind-up.sh" in run for run in runs)
+    cleanup = job_steps[-1]
+    assert cleanup["if"] == "always()" and cleanup["run"].strip() == "scripts/kind-down.sh"
