@@ -126,7 +126,7 @@ def test_the_pulumi_cli_version_comes_from_the_pinned_sdk():
 def test_e2e_moves_traffic_and_checks_each_split_then_always_deletes_the_cluster():
     doc = workflow("e2e.yml")
     assert {"__main__.py", "components/**", "policies/**", "Pulumi.local.yaml", "scripts/**",
-            ".github/workflows/e2e.yml"} <= set(doc["on"]["pull_request"]["paths"])
+            ".github/workflows/e2e.yml"} <= set(doc[True]["pull_request"]["paths"])  # YAML 1.1 reads `on` as true
     job_steps = steps(doc)
     runs = [s.get("run", "") for s in job_steps]
     edits = [(i, line) for i, run in enumerate(runs) for line in run.splitlines()
