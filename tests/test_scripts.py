@@ -266,3 +266,18 @@ def test_observe_split_waits_for_the_app_before_counting(podinfo):
 def test_observe_split_rejects_bad_arguments(args):
     result = observe(*args)
     assert result.returncode == 2 and result.stderr.startswith(("error:", "usage:"))
+
+
+# --- make help --------------------------------------------------------------------------------
+
+def test_make_alone_lists_every_target_and_the_variables():
+    if shutil.which("make") is None:
+        pytest.skip("make not found: apt-get install make")
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:")).split()[1:]
+    result = subprocess.run(["make", "--no-print-directory"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("  ")}
+    for target in phony:
+        assert len(listed.get(target, "").split()) > 1, f"`make` lists no description for {target}"
+    assert "STACK" in listed and "PYTHON" in listed
