@@ -7,7 +7,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help preview test bench clean kind-up kind-down
+.PHONY: help preview lint test bench clean kind-up kind-down
 
 help: ## list the targets and the variables they read
 	@echo "usage: make [TARGET] [STACK=<stack>]"
@@ -28,7 +28,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 preview: $(VENV)/.installed ## offline preview of STACK: resource tree, policies, build/preview/STACK/
 	$(PY) -m delivery preview --stack $(STACK)
 
-test: $(VENV)/.installed ## run the test suite
+# ruff (lint and format) and mypy over the code; `make test` runs it first, so CI does too.
+lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy over the code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint ## lint, then run the test suite
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed ## print preview time, import floor, resource count and blast radius for STACK

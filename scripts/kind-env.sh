@@ -9,7 +9,7 @@ STACK_FILE="${STACK_FILE:-Pulumi.local.yaml}"
 
 # stack_value SECTION KEY: the scalar `KEY:` inside `istio-canary:SECTION:` of the stack file,
 # unquoted, or nothing. Enough YAML for the block mappings stack files use; the program's own
-# parser (components/settings.py) still validates the file on `pulumi up`.
+# parser (model/settings/) still validates the file on `pulumi up`.
 stack_value() {
   awk -v section="  istio-canary:$1:" -v key="$2:" '
     $0 == section { inside = 1; next }
