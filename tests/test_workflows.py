@@ -100,11 +100,23 @@ def _uses(step: dict, action: str) -> bool:
 
 def _reaches_the_cluster(step: dict) -> bool:
     """A Pulumi operation on a stack (it runs the program, whose Kubernetes provider calls the
-    cluster) or a kubectl call (autopilot's port-forward to Prometheus)."""
+    cluster), or a GKE kubeconfig for kubectl (autopilot's port-forward to Prometheus)."""
     if _uses(step, "pulumi/actions"):
         return "command" in step.get("with", {})
     run = step.get("run", "")
-    return bool(re.search(r"^\s*pulumi\s+(up|preview|refresh|destroy)\b", run, re.M) or re.search(r"\bkubectl\s", run))
+    return bool(
+        re.search(r"^\s*pulumi\s+(up|preview|refresh|destroy)\b", run, re.M)
+        or re.search(r"\bgcloud\s+container\s+clusters\s+get-credentials\b", run)
+    )
+
+
+def _reaches_a_gke_cluster(step: dict) -> bool:
+    """Every stack but `local`, which deploys to the kind cluster of scripts/kind-up.sh: kind's
+    kubeconfig authenticates with a client certificate, not with gke-gcloud-auth-plugin."""
+    if not _reaches_the_cluster(step):
+        return False
+    commands = re.findall(r"^\s*pulumi\s+(?:up|preview|refresh|destroy)\b.*$", step.get("run", ""), re.M)
+    return not commands or not all(re.search(r"--stack\s+local\b", command) for command in commands)
 
 
 def test_every_job_that_reaches_the_cluster_installs_the_gke_auth_plugin_first():
@@ -112,7 +124,7 @@ def test_every_job_that_reaches_the_cluster_installs_the_gke_auth_plugin_first()
     # image; setup-gcloud must come after the auth step so gcloud uses its credentials.
     reaching = []
     for where, job_steps in _jobs():
-        first = next((i for i, step in enumerate(job_steps) if _reaches_the_cluster(step)), None)
+        first = next((i for i, step in enumerate(job_steps) if _reaches_a_gke_cluster(step)), None)
         if first is None:
             continue
         reaching.append(where)
@@ -253,3 +265,36 @@ def test_autopilot_writes_its_decision_and_opens_one_pull_request_per_stack():
     assert pr["with"]["labels"] == "${{ steps.autopilot.outputs.labels }}"
     assert pr["if"] == "steps.autopilot.outputs.changed == 'true'"
     assert 'gh pr merge "$NUMBER" --auto' in _step(job, "Auto-merge a rollback")["run"]
+
+
+def test_e2e_moves_traffic_and_checks_each_split_then_always_deletes_the_cluster():
+    doc = workflow("e2e.yml")
+    assert {
+        "__main__.py",
+        "components/**",
+        "policies/**",
+        "Pulumi.local.yaml",
+        "scripts/**",
+        ".github/workflows/e2e.yml",
+    } <= set(doc[True]["pull_request"]["paths"])  # YAML 1.1 reads `on` as true
+    job_steps = steps(doc)
+    runs = [s.get("run", "") for s in job_steps]
+    edits = [
+        (i, line)
+        for i, run in enumerate(runs)
+        for line in run.splitlines()
+        if re.search(r"python -m delivery (promote|rollback)", line)
+    ]
+    assert [re.sub(r".*delivery ", "", line) for _, line in edits] == [
+        'promote --stack local "$APP" --canary 10',
+        'promote --stack local "$APP" --canary 60',
+        'rollback --stack local "$APP"',
+    ]
+    for (i, _), canary in zip(edits, ("10", "60", "0"), strict=True):
+        # Each edit is applied, then the split observed through the gateway with its expectation.
+        after = runs[i].split("delivery ", 1)[1]
+        assert "pulumi up --stack local --yes" in after
+        assert re.search(rf"scripts/observe-split\.sh .*-c {canary} ", after), runs[i]
+    assert any("scripts/kind-up.sh" in run for run in runs)
+    cleanup = job_steps[-1]
+    assert cleanup["if"] == "always()" and cleanup["run"].strip() == "scripts/kind-down.sh"

@@ -92,7 +92,17 @@ class Platform(StrictModel):
     prometheus_version: ChartVersion = "29.27.0"
     grafana_version: ChartVersion = "12.11.1"
     gateway_service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    # A fixed node port for the gateway's HTTP port, so a kind cluster can map it to the host
+    # (scripts/kind-up.sh); the range is the API server's default --service-node-port-range.
+    gateway_node_port: int = Field(30080, ge=30000, le=32767)
     mtls: Literal["STRICT", "PERMISSIVE"] = "STRICT"
+
+    @model_validator(mode="after")
+    def _node_port_rules(self) -> Platform:
+        # Only a NodePort Service has node ports; a value set for another type would be ignored.
+        if "gateway_node_port" in self.model_fields_set and self.gateway_service_type != "NodePort":
+            raise Problems([("gatewayNodePort", "only allowed with platform.gatewayServiceType NodePort")])
+        return self
 
 
 class Side(StrictModel):

@@ -303,3 +303,25 @@ def test_autopilot_switches_are_booleans(key, path):
     config = edit(MINIMAL, key, path, "no")
     where = f"apps.{path}" if key == APPS else f"delivery.{path}"
     assert rejected(config) == {where: "must be true or false, got 'no'"}
+
+
+@pytest.mark.parametrize(
+    "port, problem",
+    [
+        (29999, "greater than or equal to 30000"),
+        (32768, "less than or equal to 32767"),
+        ("30080", "must be an integer"),
+    ],
+)
+def test_the_gateway_node_port_is_in_the_node_port_range(dev, port, problem):
+    config = edit(dev, PLATFORM, "gatewayServiceType", "NodePort")
+    problems = rejected(edit(config, PLATFORM, "gatewayNodePort", port))
+    assert problem in problems["platform.gatewayNodePort"]
+
+
+def test_the_gateway_node_port_needs_a_node_port_gateway(dev):
+    config = edit(dev, PLATFORM, "gatewayServiceType", "LoadBalancer")
+    problems = rejected(edit(config, PLATFORM, "gatewayNodePort", 30080))
+    assert problems == {"platform.gatewayNodePort": "only allowed with platform.gatewayServiceType NodePort"}
+    config = edit(dev, PLATFORM, "gatewayServiceType", "NodePort")
+    assert parse_stack_config(edit(config, PLATFORM, "gatewayNodePort", 30080)).platform.gateway_node_port == 30080
