@@ -21,6 +21,7 @@ COMMANDS = {
     "check": "delivery.check",
     "upgrades": "delivery.upgrades",
     "changed-stacks": "delivery.changed_stacks",
+    "verify": "delivery.commands.verify",
 }
 
 

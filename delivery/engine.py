@@ -191,6 +191,12 @@ def _monitor_class():
 
         def _record(self, request, inputs_struct, **extra):
             urn = self.make_urn(request.parent, request.type, request.name)
+            raw = json_format.MessageToDict(inputs_struct)
+            # A Secret's `data`/`stringData` is redacted whole; its key names are not secret and
+            # are what references (`secretKeyRef.key`) are checked against.
+            secret_keys = {prop: sorted(value["value"]) for prop, value in raw.items()
+                           if isinstance(value, dict) and value.get(_SIG_KEY) == _SECRET_SIG
+                           and isinstance(value.get("value"), dict)}
             self.recorded.append({
                 "urn": urn,
                 "type": request.type,
@@ -199,8 +205,9 @@ def _monitor_class():
                 # A provider reference is "<urn>::<id>"; the plan keeps the URN.
                 "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
                 "dependencies": list(request.dependencies) if hasattr(request, "dependencies") else [],
-                "inputs": _plain(json_format.MessageToDict(inputs_struct)),
+                "inputs": _plain(raw),
                 "additionalSecretOutputs": list(getattr(request, "additionalSecretOutputs", [])),
+                **({"secretKeys": secret_keys} if secret_keys else {}),
                 **extra,
             })
 
