@@ -15,6 +15,7 @@ as a placeholder, and no secret value ever reaches this code or the files it wri
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -204,6 +205,22 @@ def _documents(text: str, source: str) -> list[dict]:
 def render_release(release: Release, archive: Path, api_versions: tuple[str, ...] | list[str],
                    kubernetes_version: str = KUBERNETES_VERSION) -> Rendered:
     """The release's objects: its chart's `crds/` then its rendered templates (hooks and tests included)."""
+    stat = archive.stat()
+    key = json.dumps([release.name, release.namespace, release.skip_crds, release.values, str(archive),
+                      stat.st_mtime_ns, stat.st_size, sorted(api_versions), kubernetes_version], sort_keys=True)
+    if key not in _RENDERS:
+        if len(_RENDERS) >= 64:
+            _RENDERS.clear()
+        _RENDERS[key] = _render(release, archive, api_versions, kubernetes_version)
+    cached = _RENDERS[key]
+    return Rendered(release, archive, cached.kube_version_constraint, copy.deepcopy(cached.objects))
+
+
+# One render per distinct input in a process: tests and `make bench` verify the same releases often.
+_RENDERS: dict[str, Rendered] = {}
+
+
+def _render(release: Release, archive: Path, api_versions, kubernetes_version: str) -> Rendered:
     import helm_python
     from helm_python import _native
 

@@ -32,7 +32,7 @@ def check_gateways(index: Index, report: Report) -> None:
         pods = [w for w in index.workloads if selects(selector, w[1])]
         if not pods:
             report.defect("reference", f"{gateway.label} selects pods labelled {selector}, but no pod template "
-                                       "carries those labels: it routes nothing")
+                                       f"carries those labels: it routes nothing ({index.near_misses(selector, None)})")
             continue
         report.resolved(f"{gateway.ref} selects {', '.join(p[0].ref for p in pods)}")
         services = [s for s in index.of_kind("Service")
@@ -59,7 +59,7 @@ def check_workload_selectors(index: Index, report: Report) -> None:
             pods = index.pods_selected(labels, policy.namespace)
             if not pods:
                 report.defect("reference", f"{policy.label} selects pods labelled {labels}, which no pod template "
-                                           f"in {policy.namespace} carries")
+                                           f"in {policy.namespace} carries ({index.near_misses(labels, policy.namespace)})")
                 continue
             report.resolved(f"{policy.ref} selects {', '.join(p[0].ref for p in pods)}")
             for port in (policy.spec.get("portLevelMtls") or {}):
@@ -91,7 +91,7 @@ def check_routes(index: Index, report: Report) -> None:
             if len(workloads) != 1:
                 report.defect("reference", f"{rule.label} subset {subset.get('name')!r} (labels {subset.get('labels')}) "
                                            f"selects {len(workloads)} workloads behind {service.ref}, not exactly one: "
-                                           f"{sorted(workloads)}")
+                                           f"{sorted(workloads) or index.near_misses(labels, service.namespace)}")
             else:
                 report.resolved(f"{rule.ref} subset {subset.get('name')} -> {workloads.pop()}")
 

@@ -72,6 +72,14 @@ class Index:
     def pods_selected(self, selector: dict | None, namespace: str | None) -> list[tuple[Obj, dict, dict]]:
         return [w for w in self.workloads if (namespace is None or w[0].namespace == namespace) and selects(selector, w[1])]
 
+    def near_misses(self, selector: dict | None, namespace: str | None) -> str:
+        """The pod templates carrying any key of a selector that matched nothing: the other end."""
+        plain = (selector or {}).get("matchLabels", selector) if isinstance(selector, dict) else {}
+        keys = set(plain or {})
+        found = [f"{w[0].ref} has {({k: w[1][k] for k in sorted(keys) if k in w[1]})}" for w in self.workloads
+                 if (namespace is None or w[0].namespace == namespace) and keys & set(w[1])]
+        return "; ".join(found) if found else "no pod template has any of those label keys"
+
     def service_for_host(self, host: str, from_namespace: str | None) -> Obj | None:
         """`name`, `name.ns`, `name.ns.svc` or `name.ns.svc.cluster.local` as cluster DNS resolves it."""
         parts = host.split(".")
@@ -165,7 +173,7 @@ def check_services(index: Index, report: Report) -> None:
         pods = index.pods_selected(selector, service.namespace)
         if not pods:
             report.defect("reference", f"{service.label} selects {selector}, which no pod template in "
-                                       f"{service.namespace} carries")
+                                       f"{service.namespace} carries ({index.near_misses(selector, service.namespace)})")
             continue
         report.resolved(f"{service.ref} selects {', '.join(p[0].ref for p in pods)}")
         for port in service.spec.get("ports") or []:
@@ -210,7 +218,8 @@ def check_selectors(index: Index, report: Report) -> None:
         if pods:
             report.resolved(f"{pdb.ref} covers {', '.join(p[0].ref for p in pods)}")
         else:
-            report.defect("reference", f"{pdb.label} selects {pdb.spec.get('selector')}, which no pod template carries")
+            report.defect("reference", f"{pdb.label} selects {pdb.spec.get('selector')}, which no pod template carries "
+                                       f"({index.near_misses(pdb.spec.get('selector'), pdb.namespace)})")
     for hpa in index.of_kind("HorizontalPodAutoscaler"):
         ref = hpa.spec.get("scaleTargetRef") or {}
         target = index.get(ref.get("kind", ""), hpa.namespace, ref.get("name", ""))
