@@ -47,6 +47,7 @@ def run(args) -> int:
         return fail(str(exc))
 
     out_dir = args.out or BUILD_DIR / args.stack
+    out_dir.mkdir(parents=True, exist_ok=True)
     render.write_rendered(result.rendered, out_dir / "rendered")
     report = result.report
     (out_dir / "verify.json").write_text(json.dumps({
