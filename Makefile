@@ -3,6 +3,7 @@
 PYTHON ?= python3
 STACK ?= dev
 VENV := venv
+STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PY := $(VENV)/bin/python
 
 .PHONY: preview test bench clean
@@ -18,6 +19,7 @@ preview: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+	for stack in $(STACKS); do $(PY) -m delivery verify --stack $$stack || exit 1; done
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py --stack $(STACK)
