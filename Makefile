@@ -6,7 +6,7 @@ VENV := venv
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PY := $(VENV)/bin/python
 
-.PHONY: preview test bench clean
+.PHONY: preview lint test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 preview: $(VENV)/.installed
 	$(PY) -m delivery preview --stack $(STACK)
 
-test: $(VENV)/.installed
+# ruff (lint and format) and mypy over the code; `make test` runs it first, so CI does too.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q
 	for stack in $(STACKS); do $(PY) -m delivery verify --stack $$stack || exit 1; done
 

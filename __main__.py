@@ -5,8 +5,7 @@ Wiring only: each concern lives in its component; the dependency reasons live th
 
 import pulumi
 
-from components import alerts
-from components import settings as stack_settings
+from components import alert_rules, config
 from components.apps import AppNamespaces, build_app
 from components.cluster import build_cluster
 from components.flagger import Flagger
@@ -14,16 +13,23 @@ from components.mesh import Mesh
 from components.observability import Observability
 
 # Parse and validate the whole stack config before registering anything.
-settings = stack_settings.load()
+settings = config.load()
 
 cluster = build_cluster(settings.cluster, settings.gcp)
 on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
 
 mesh = Mesh("mesh", settings.platform, opts=on_cluster)
-observability = Observability("observability", settings.platform, alerts.alerting_rules(settings), opts=on_cluster)
+observability = Observability("observability", settings.platform, alert_rules.alerting_rules(settings), opts=on_cluster)
 namespaces = AppNamespaces("namespaces", settings.apps, mesh.istiod, opts=on_cluster)
-flagger = Flagger("flagger", settings, cluster.cluster_name, observability.prometheus_url, mesh,
-                  namespaces.flagger_namespaces, opts=on_cluster)
+flagger = Flagger(
+    "flagger",
+    settings,
+    cluster.cluster_name,
+    observability.prometheus_url,
+    mesh,
+    namespaces.flagger_namespaces,
+    opts=on_cluster,
+)
 apps = {name: build_app(name, app, namespaces, mesh, flagger, opts=on_cluster) for name, app in settings.apps.items()}
 
 pulumi.export("kubeconfig", cluster.kubeconfig)

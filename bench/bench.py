@@ -4,7 +4,8 @@
   importing the same Pulumi modules, the part no change to this program can remove;
 - resource count and the longest dependency chain (dependencies and provider edges), which
   bounds how long a first `pulumi up` must wait in sequence;
-- blast radius of the two everyday PRs: a weight edit and a canary tag edit.
+- blast radius of the two everyday PRs: a weight edit and a canary tag edit, and of each weights
+  transition of a release (first promote 0->10, 10->60, rollbacks 60->0 and 100->0).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from components.versions import Version  # noqa: E402
-from delivery import engine  # noqa: E402
+from delivery import stack as stack_file  # noqa: E402
+from delivery.plan import engine  # noqa: E402
+from model.versions import Version  # noqa: E402
 
 PACKAGES = ("pulumi", "pulumi_gcp", "pulumi_kubernetes", "pulumi_random", "pulumi_policy", "pydantic", "yaml")
 RUNS = 5
@@ -54,16 +56,21 @@ def longest_chain(plan: engine.Plan) -> list[dict]:
     return [by_urn[u] for u in longest]
 
 
-def blast_radius(stack: str, mutate) -> list[str]:
-    from delivery.diff import compare
+def blast_radius(stack: str, mutate, prepare=None) -> list[str]:
+    from delivery.plan.diff import compare
 
-    config = engine.load_stack_config(stack)
+    config = stack_file.load_config(stack)
+    if prepare:
+        prepare(config)
     base = engine.render(stack, copy.deepcopy(config))
     mutate(config)
     diff = compare(base, engine.render(stack, config))
     replaced = {c.urn for c in diff.replaced}
-    return ([f"+{r['name']}" for r in diff.added] + [f"-{r['name']}" for r in diff.removed]
-            + [f"{'+-' if c.urn in replaced else '~'}{c.name} ({len(c.changes)} input paths)" for c in diff.changed])
+    return (
+        [f"+{r['name']}" for r in diff.added]
+        + [f"-{r['name']}" for r in diff.removed]
+        + [f"{'+-' if c.urn in replaced else '~'}{c.name} ({len(c.changes)} input paths)" for c in diff.changed]
+    )
 
 
 def main() -> int:
@@ -72,7 +79,9 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as out:
-        preview = median_seconds([sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out])
+        preview = median_seconds(
+            [sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out]
+        )
         verify = median_seconds([sys.executable, "-m", "delivery", "verify", "--stack", args.stack, "--out", out])
     plan = engine.render(args.stack)
     # The floor imports exactly the third-party modules the preview ended up loading.
@@ -90,9 +99,10 @@ def main() -> int:
     for r in chain:
         print(f"  -> {r['type']} {r['name']}")
 
-    apps = engine.load_stack_config(args.stack).get("istio-canary:apps", {})
+    apps = stack_file.load_config(args.stack).get("istio-canary:apps", {})
     weighted = next((name for name, app in apps.items() if app.get("strategy") == "weighted"), None)
     if weighted:
+
         def shift_weights(config):
             w = config["istio-canary:apps"][weighted]["weights"]
             w["ga"], w["canary"] = w["canary"], w["ga"]
@@ -106,6 +116,19 @@ def main() -> int:
         for label, mutate in (("weights edit", shift_weights), ("canary tag edit", bump_canary)):
             changed = blast_radius(args.stack, mutate)
             print(f"blast radius of a {label} on {weighted}: {len(changed)} resource(s): {', '.join(changed) or '-'}")
+
+        def set_canary_weight(canary):
+            def mutate(config):
+                config["istio-canary:apps"][weighted]["weights"] = {"ga": 100 - canary, "canary": canary}
+
+            return mutate
+
+        for before, after in ((0, 10), (10, 60), (60, 0), (100, 0)):
+            changed = blast_radius(args.stack, set_canary_weight(after), prepare=set_canary_weight(before))
+            print(
+                f"blast radius of canary weight {before}->{after} on {weighted}: {len(changed)} resource(s): "
+                f"{', '.join(changed) or '-'}"
+            )
     return 0
 
 

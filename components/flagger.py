@@ -8,16 +8,16 @@ it, since its chart brings their CRD. A load tester gets a sidecar, so it waits 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import alerts, charts
+from components import helm
 from components.mesh import GATEWAY_NAMESPACE, Mesh
-from components.settings import Settings
+from model import promql
+from model.settings import Platform, Settings
 
-FLAGGER_CHARTS = "https://flagger.app"
 NAMESPACE = GATEWAY_NAMESPACE
 SLACK_SECRET = "flagger-slack"
 
@@ -31,8 +31,8 @@ LOADTESTER_POD_LABELS = {"app.kubernetes.io/instance": LOADTESTER}
 # Flagger fills these in per Canary metric: its namespace, its target Deployment and the metric interval.
 _NAMESPACE, _TARGET, _INTERVAL = "{{ namespace }}", "{{ target }}", "{{ interval }}"
 METRIC_QUERIES = {
-    "error-rate": alerts.error_rate(_NAMESPACE, _TARGET, _INTERVAL),
-    "latency": alerts.p99_latency(_NAMESPACE, _TARGET, _INTERVAL),
+    "error-rate": promql.error_rate(_NAMESPACE, _TARGET, _INTERVAL),
+    "latency": promql.p99_latency(_NAMESPACE, _TARGET, _INTERVAL),
 }
 
 
@@ -64,6 +64,10 @@ class Flagger(pulumi.ComponentResource):
             "meshProvider": "istio",
             "metricsServer": prometheus_url,
             "clusterName": cluster_name,
+            # Helm installs a chart's crds/ once and never upgrades them, while Flagger is bumped
+            # by the upgrades workflow: its CRDs come as templates instead (the chart renders
+            # crds/*.yaml under `crd.create`), so every chart upgrade upgrades them too.
+            "crd": {"create": True},
             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
         }
         if settings.has_slack_webhook:
@@ -76,15 +80,19 @@ class Flagger(pulumi.ComponentResource):
                 opts=child,
             )
             values["slack"] = {"user": notifications.slack_user, "channel": notifications.slack_channel}
-            values["env"] = [{"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": slack.metadata.name, "key": "url"}}}]
+            values["env"] = [
+                {"name": "SLACK_URL", "valueFrom": {"secretKeyRef": {"name": slack.metadata.name, "key": "url"}}}
+            ]
 
-        self.release = charts.release(
+        self.release = helm.release(
             "flagger",
             chart="flagger",
-            version=platform.flagger_version,
-            repo=FLAGGER_CHARTS,
+            platform=platform,
             namespace=namespace,
             values=values,
+            # The same CRDs from crds/ would be created before the templates, which then fail
+            # on objects Helm does not own.
+            skip_crds=True,
             # Flagger writes VirtualServices and DestinationRules: istio-base's CRDs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[mesh.base]),
         )
@@ -97,33 +105,35 @@ class Flagger(pulumi.ComponentResource):
                 kind="MetricTemplate",
                 metadata={"name": metric, "namespace": namespace},
                 spec={"provider": {"type": "prometheus", "address": prometheus_url}, "query": query},
-                # The MetricTemplate CRD ships in the Flagger chart (its crds/ directory).
+                # The MetricTemplate CRD is installed by the Flagger release (`crd.create`).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
             )
             for metric, query in METRIC_QUERIES.items()
         }
 
         self.loadtesters = {
-            ns: self._loadtester(ns, namespace, platform.loadtester_version, mesh)
-            for ns, namespace in loadtester_namespaces.items()
+            ns: self._loadtester(ns, namespace, platform, mesh) for ns, namespace in loadtester_namespaces.items()
         }
 
-        self.register_outputs({
-            "metricTemplateNamespace": self.metric_template_namespace,
-            "loadtesters": {ns: loadtester_url(ns) for ns in self.loadtesters},
-        })
+        self.register_outputs(
+            {
+                "metricTemplateNamespace": self.metric_template_namespace,
+                "loadtesters": {ns: loadtester_url(ns) for ns in self.loadtesters},
+            }
+        )
 
     @staticmethod
     def loadtester_url(namespace: str) -> str:
         return loadtester_url(namespace)
 
-    def _loadtester(self, ns: str, namespace: k8s.core.v1.Namespace, version: str, mesh: Mesh) -> k8s.helm.v3.Release:
-        release = charts.release(
+    def _loadtester(
+        self, ns: str, namespace: k8s.core.v1.Namespace, platform: Platform, mesh: Mesh
+    ) -> k8s.helm.v3.Release:
+        release = helm.release(
             f"{LOADTESTER}-{ns}",
             name=LOADTESTER,
             chart="loadtester",
-            version=version,
-            repo=FLAGGER_CHARTS,
+            platform=platform,
             namespace=namespace.metadata.name,
             values={
                 "fullnameOverride": LOADTESTER,  # the Service name in loadtester_url()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import charts
-from components.settings import Platform
-
-ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
+from components import helm
+from model.settings import Platform
 
 GATEWAY_NAMESPACE = "istio-system"
 # The gateway chart names its Deployment and Service after the release.
@@ -31,12 +29,14 @@ PROXY_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
 
 def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.Output[str]:
     if service_type == "LoadBalancer":
+
         def first_ingress(status) -> str:
             ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
             return (ingress[0].ip or ingress[0].hostname or "") if ingress else "(pending)"
+
         return service.status.apply(first_ingress)
     # NodePort / ClusterIP: the in-cluster address; reach it with `kubectl port-forward`.
-    return service.spec.apply(lambda spec: spec.cluster_ip if spec else "")
+    return service.spec.apply(lambda spec: (spec.cluster_ip or "") if spec else "")
 
 
 class Mesh(pulumi.ComponentResource):
@@ -49,16 +49,17 @@ class Mesh(pulumi.ComponentResource):
         # No `istio-injection` label: `disabled` would also keep the injector off the gateway's
         # pods, which opt in by pod label (istio/istio#54841).
         self.namespace = k8s.core.v1.Namespace(
-            GATEWAY_NAMESPACE, metadata={"name": GATEWAY_NAMESPACE}, opts=child,
+            GATEWAY_NAMESPACE,
+            metadata={"name": GATEWAY_NAMESPACE},
+            opts=child,
         )
         namespace = self.namespace.metadata.name
 
         def release(resource_name: str, chart: str, *, values: dict, depends_on: list) -> k8s.helm.v3.Release:
-            return charts.release(
+            return helm.release(
                 resource_name,
                 chart=chart,
-                version=platform.istio_version,
-                repo=ISTIO_CHARTS,
+                platform=platform,
                 namespace=namespace,
                 values=values,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
@@ -66,20 +67,30 @@ class Mesh(pulumi.ComponentResource):
 
         self.base = release("istio-base", "base", values={}, depends_on=[])
         # istiod watches Istio's CRDs and patches the validation webhook that base installs.
-        self.istiod = release("istiod", "istiod", depends_on=[self.base], values={
-            # Sidecars serve app and Envoy metrics merged on :15020 and istiod is annotated for
-            # scraping: what Prometheus' annotation-driven `kubernetes-pods` job relies on.
-            "meshConfig": {"enablePrometheusMerge": True},
-            "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}},
-            "global": {"proxy": {"resources": {"requests": PROXY_REQUESTS}}},
-        })
+        self.istiod = release(
+            "istiod",
+            "istiod",
+            depends_on=[self.base],
+            values={
+                # Sidecars serve app and Envoy metrics merged on :15020 and istiod is annotated for
+                # scraping: what Prometheus' annotation-driven `kubernetes-pods` job relies on.
+                "meshConfig": {"enablePrometheusMerge": True},
+                "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}},
+                "global": {"proxy": {"resources": {"requests": PROXY_REQUESTS}}},
+            },
+        )
         # `image: auto`: the proxy image is injected by istiod's webhook; without it the pods
         # start from the literal image "auto" and never become ready (istio/istio#54841).
-        self.gateway = release(GATEWAY_RELEASE, "gateway", depends_on=[self.istiod], values={
-            "labels": dict(GATEWAY_POD_LABELS),
-            "service": {"type": platform.gateway_service_type},
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
-        })
+        self.gateway = release(
+            GATEWAY_RELEASE,
+            "gateway",
+            depends_on=[self.istiod],
+            values={
+                "labels": dict(GATEWAY_POD_LABELS),
+                "service": {"type": platform.gateway_service_type},
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+            },
+        )
 
         self.public_gateway = k8s.apiextensions.CustomResource(
             PUBLIC_GATEWAY_NAME,
@@ -104,16 +115,22 @@ class Mesh(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.base]),
         )
 
+        # The ID comes from the release's status, as pulumi-kubernetes documents for reading a
+        # chart's objects: unknown until the release exists, so a preview before the first
+        # install skips the read. A constant ID would be read during every preview, and fail
+        # while the release does not exist yet: `depends_on` does not defer a read
+        # (pulumi/pulumi#16395). Helm waits for a LoadBalancer's address before the status is set.
         gateway_service = k8s.core.v1.Service.get(
             f"{GATEWAY_RELEASE}-service",
-            f"{GATEWAY_NAMESPACE}/{GATEWAY_RELEASE}",
-            # Read once the release is deployed: Helm waits for a LoadBalancer's address.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gateway]),
+            pulumi.Output.concat(self.gateway.status.namespace, "/", self.gateway.status.name),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.ingress_address: pulumi.Output[str] = _ingress_address(gateway_service, platform.gateway_service_type)
 
-        self.register_outputs({
-            "namespace": namespace,
-            "publicGateway": PUBLIC_GATEWAY,
-            "ingressAddress": self.ingress_address,
-        })
+        self.register_outputs(
+            {
+                "namespace": namespace,
+                "publicGateway": PUBLIC_GATEWAY,
+                "ingressAddress": self.ingress_address,
+            }
+        )

@@ -17,19 +17,18 @@ Neither release waits for Istio: they run outside the mesh and only read what it
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import charts
-from components.settings import Platform
+from components import helm
+from model.settings import Platform
 
 NAMESPACE = "monitoring"
-PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
-GRAFANA_CHARTS = "https://grafana-community.github.io/helm-charts"
 
 # The server's Service name and port are set in the chart values from these constants, and the
 # URL every consumer (Grafana, Flagger, MetricTemplates) uses is built from them: one source.
@@ -42,8 +41,14 @@ PROMETHEUS_URL = f"http://{PROMETHEUS_SERVER}.{NAMESPACE}:{PROMETHEUS_PORT}"
 SCRAPE_INTERVAL = "15s"
 # The chart's default jobs nobody here reads; `prometheus` (itself) and `kubernetes-pods` stay.
 DISABLED_SCRAPE_JOBS = (
-    "kubernetes-api-servers", "kubernetes-nodes", "kubernetes-nodes-cadvisor", "kubernetes-service-endpoints",
-    "kubernetes-service-endpoints-slow", "prometheus-pushgateway", "kubernetes-services", "kubernetes-pods-slow",
+    "kubernetes-api-servers",
+    "kubernetes-nodes",
+    "kubernetes-nodes-cadvisor",
+    "kubernetes-service-endpoints",
+    "kubernetes-service-endpoints-slow",
+    "prometheus-pushgateway",
+    "kubernetes-services",
+    "kubernetes-pods-slow",
 )
 
 GRAFANA = "grafana"
@@ -67,25 +72,31 @@ def dashboard_files(directory: Path = DASHBOARDS_DIR) -> dict[str, str]:
 class Observability(pulumi.ComponentResource):
     """Prometheus (scraping the mesh) and Grafana (datasource and dashboards provisioned)."""
 
-    def __init__(self, name: str, platform: Platform, alerting_rules: Mapping[str, Any] | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        platform: Platform,
+        alerting_rules: Mapping[str, Any] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("istio-canary:observability:Observability", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         # Prometheus and Grafana stay outside the mesh: a sidecar would put mTLS between
         # Prometheus and the plain-text metrics ports it scrapes.
         self.namespace = k8s.core.v1.Namespace(
-            NAMESPACE, metadata={"name": NAMESPACE, "labels": {"istio-injection": "disabled"}}, opts=child,
+            NAMESPACE,
+            metadata={"name": NAMESPACE, "labels": {"istio-injection": "disabled"}},
+            opts=child,
         )
         namespace = self.namespace.metadata.name
 
         self.prometheus_url = PROMETHEUS_URL
         server_files = {"alerting_rules.yml": dict(alerting_rules)} if alerting_rules else {}
-        self.prometheus = charts.release(
+        self.prometheus = helm.release(
             "prometheus",
             chart="prometheus",
-            version=platform.prometheus_version,
-            repo=PROMETHEUS_CHARTS,
+            platform=platform,
             namespace=namespace,
             values={
                 "server": {
@@ -119,25 +130,50 @@ class Observability(pulumi.ComponentResource):
             data=dashboard_files(),
             opts=child,
         )
-        self.grafana = charts.release(
+        self.grafana = helm.release(
             GRAFANA,
             chart="grafana",
-            version=platform.grafana_version,
-            repo=GRAFANA_CHARTS,
+            platform=platform,
             namespace=namespace,
             values={
-                "admin": {"existingSecret": admin.metadata.name, "userKey": "admin-user", "passwordKey": "admin-password"},
-                "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": [{
-                    "name": "Prometheus", "type": "prometheus", "uid": DATASOURCE_UID, "access": "proxy",
-                    "url": self.prometheus_url, "isDefault": True,
-                    # Lets `$__rate_interval` cover at least four scrapes.
-                    "jsonData": {"timeInterval": SCRAPE_INTERVAL},
-                }]}},
-                "dashboardProviders": {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [{
-                    "name": DASHBOARD_PROVIDER, "orgId": 1, "folder": "Istio canary", "type": "file",
-                    "disableDeletion": True, "editable": False,
-                    "options": {"path": f"/var/lib/grafana/dashboards/{DASHBOARD_PROVIDER}"},
-                }]}},
+                "admin": {
+                    "existingSecret": admin.metadata.name,
+                    "userKey": "admin-user",
+                    "passwordKey": "admin-password",
+                },
+                "datasources": {
+                    "datasources.yaml": {
+                        "apiVersion": 1,
+                        "datasources": [
+                            {
+                                "name": "Prometheus",
+                                "type": "prometheus",
+                                "uid": DATASOURCE_UID,
+                                "access": "proxy",
+                                "url": self.prometheus_url,
+                                "isDefault": True,
+                                # Lets `$__rate_interval` cover at least four scrapes.
+                                "jsonData": {"timeInterval": SCRAPE_INTERVAL},
+                            }
+                        ],
+                    }
+                },
+                "dashboardProviders": {
+                    "dashboardproviders.yaml": {
+                        "apiVersion": 1,
+                        "providers": [
+                            {
+                                "name": DASHBOARD_PROVIDER,
+                                "orgId": 1,
+                                "folder": "Istio canary",
+                                "type": "file",
+                                "disableDeletion": True,
+                                "editable": False,
+                                "options": {"path": f"/var/lib/grafana/dashboards/{DASHBOARD_PROVIDER}"},
+                            }
+                        ],
+                    }
+                },
                 # The chart mounts this ConfigMap at /var/lib/grafana/dashboards/<provider>.
                 "dashboardsConfigMaps": {DASHBOARD_PROVIDER: dashboards.metadata.name},
                 "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}},
@@ -150,7 +186,9 @@ class Observability(pulumi.ComponentResource):
             f"(user admin, password in Secret {NAMESPACE}/{GRAFANA_ADMIN_SECRET})"
         )
 
-        self.register_outputs({
-            "prometheusUrl": self.prometheus_url,
-            "grafanaUrlHint": self.grafana_url_hint,
-        })
+        self.register_outputs(
+            {
+                "prometheusUrl": self.prometheus_url,
+                "grafanaUrlHint": self.grafana_url_hint,
+            }
+        )

@@ -1,47 +1,60 @@
-"""Shared fixtures: plans of the real program, rendered once per session under mocks."""
+"""Shared fixtures: plans of the real program, rendered once per session under mocks.
+
+The plans come from the fixture stacks in tests/fixtures/, never from the live `Pulumi.<stack>.yaml`
+files: those are the users' data, edited by every release PR (tests/delivery/stack/test_live_stacks.py checks them
+only for invariants that hold in any release state)."""
 
 from __future__ import annotations
 
 import copy
-import os
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = Path(os.environ.get("ISTIO_CANARY_REFERENCE", PROJECT_DIR.parent / "shared" / "reference"))
-sys.path.insert(0, str(PROJECT_DIR))
+# The repository root on sys.path: the program's packages and tests.support import from it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from delivery import engine  # noqa: E402
+from delivery import stack  # noqa: E402
+from delivery.plan import engine  # noqa: E402
+from tests.support.project import FIXTURES_DIR, REFERENCE_DIR  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def dev_config() -> dict:
-    return engine.load_stack_config("dev")
+    return stack.load_config("dev", FIXTURES_DIR)
 
 
 @pytest.fixture(scope="session")
 def dev_plan() -> engine.Plan:
-    return engine.render("dev")
+    return engine.render("dev", stack_dir=FIXTURES_DIR)
 
 
 @pytest.fixture(scope="session")
 def local_plan() -> engine.Plan:
-    return engine.render("local")
+    return engine.render("local", stack_dir=FIXTURES_DIR)
 
 
 @pytest.fixture(scope="session")
 def render_config(dev_config) -> Callable[[Callable[[dict], None]], engine.Plan]:
-    """Render the dev stack after `mutate(config)` edits a deep copy of its config."""
+    """Render the dev fixture stack after `mutate(config)` edits a deep copy of its config."""
 
     def render(mutate: Callable[[dict], None], stack: str = "dev") -> engine.Plan:
-        config = copy.deepcopy(dev_config if stack == "dev" else engine.load_stack_config(stack))
+        config = copy.deepcopy(dev_config if stack == "dev" else stack.load_config(stack, FIXTURES_DIR))
         mutate(config)
         return engine.render(stack, config)
 
     return render
+
+
+@pytest.fixture
+def fixture_project(tmp_path) -> Path:
+    """A scratch project directory holding copies of the fixture stack files, for commands that edit them."""
+    for path in FIXTURES_DIR.glob("Pulumi.*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

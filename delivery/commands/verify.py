@@ -9,68 +9,90 @@ Exit codes: 0 clean, 1 defects, 2 bad input, 3 a chart archive could not be foun
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from delivery import engine
-from delivery.errors import EXIT_FAILED, EXIT_OK, fail
+from delivery.errors import ExitStatus, UsageError
+from delivery.plan import engine, render
+from delivery.plan.verify import Result, verify_plan
+from model.settings import ConfigError
 
 HELP = "render the stack's Helm charts and verify schemas, references and apply order of the whole cluster state"
-EXIT_UNREACHABLE = 3
 BUILD_DIR = engine.PROJECT_DIR / "build" / "preview"
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    parser.add_argument(
+        "--stack-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: build/preview/<stack>)")
     parser.add_argument("--verbose", action="store_true", help="also list every validated object, reference and edge")
 
 
-def run(args) -> int:
-    from components.settings import ConfigError
-    from delivery.plan import render
-    from delivery.plan.verify import verify_plan
-
+def run(args: argparse.Namespace) -> ExitStatus:
+    """Raises UsageError (a stack file or config key, or no schemas for the target version) and
+    render.ChartUnavailable (exit 3); defects are the answer "no": exit 1."""
     try:
-        plan = engine.render(args.stack)
-    except engine.StackFileError as exc:
-        return fail(str(exc))
+        plan = engine.render(args.stack, stack_dir=args.stack_dir)
     except ConfigError as exc:
-        return fail(f"Pulumi.{args.stack}.yaml: {exc}")
+        raise UsageError(f"Pulumi.{args.stack}.yaml: {exc}") from None
     try:
         result = verify_plan(plan.resources)
-    except render.ChartUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except LookupError as exc:  # the target Kubernetes version has no schemas installed
-        return fail(str(exc))
+    except LookupError as exc:  # kubernetes-validate ships no schemas for the target version
+        raise UsageError(str(exc)) from None
 
     out_dir = args.out or BUILD_DIR / args.stack
     out_dir.mkdir(parents=True, exist_ok=True)
     render.write_rendered(result.rendered, out_dir / "rendered")
-    report = result.report
-    (out_dir / "verify.json").write_text(json.dumps({
-        "stack": args.stack, "kubernetesVersion": render.KUBERNETES_VERSION,
-        "releases": [{"release": r.release.name, "namespace": r.release.namespace, "chart": r.release.chart,
-                      "version": r.release.version, "archive": str(r.archive), "objects": len(r.objects)}
-                     for r in result.rendered],
-        **report.to_json(),
-    }, indent=2) + "\n")
+    (out_dir / "verify.json").write_text(json.dumps(_report_json(args.stack, result), indent=2) + "\n")
 
+    report = result.report
     if args.verbose:
-        for title, lines in (("Validated", report.validated), ("References", report.references),
-                             ("Apply order", report.edges)):
+        for title, lines in (
+            ("Validated", report.validated),
+            ("References", report.references),
+            ("Apply order", report.edges),
+        ):
             print(f"{title}:")
             print("\n".join(f"  {line}" for line in lines))
-    print(f"Rendered {len(result.rendered)} releases for Kubernetes {render.KUBERNETES_VERSION}: "
-          f"{len(result.objects)} objects in the desired state.")
-    print(f"{len(report.validated)} objects validated, {len(report.references)} references resolved, "
-          f"{len(report.edges)} ordering edges proven.")
+    print(
+        f"Rendered {len(result.rendered)} releases for Kubernetes {render.KUBERNETES_VERSION}: "
+        f"{len(result.objects)} objects in the desired state."
+    )
+    print(
+        f"{len(report.validated)} objects validated, {len(report.references)} references resolved, "
+        f"{len(report.edges)} ordering edges proven."
+    )
     print(f"Wrote {out_dir}/rendered/ and {out_dir}/verify.json")
     if report.defects:
         print(f"\n{len(report.defects)} defects:", file=sys.stderr)
         for defect in report.defects:
             print(f"  [{defect.check}] {defect.message}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
+def _report_json(stack: str, result: Result) -> dict:
+    return {
+        "stack": stack,
+        "kubernetesVersion": render.KUBERNETES_VERSION,
+        "releases": [
+            {
+                "release": r.release.name,
+                "namespace": r.release.namespace,
+                "chart": r.release.chart,
+                "version": r.release.version,
+                "archive": str(r.archive),
+                "objects": len(r.objects),
+            }
+            for r in result.rendered
+        ],
+        **result.report.to_json(),
+    }

@@ -20,15 +20,18 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from components.versions import Track, TrackError, Version
-from delivery import engine
+from delivery.errors import UnavailableError
+from delivery.plan import engine
+from model import charts
+from model.versions import Track, TrackError, Version
 
 try:  # libyaml: ~5x faster on the ~1 MB of Istio CRDs
     _Loader: Any = yaml.CSafeLoader
@@ -49,8 +52,8 @@ SECRET_PLACEHOLDER = "redacted-by-istio-canary-verify"
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 
-class ChartUnavailable(Exception):
-    """The archive is in no local directory and could not be pulled (offline, or not published)."""
+class ChartUnavailable(UnavailableError):
+    """The archive is in no local directory and could not be pulled (offline, or not published): exit 3."""
 
 
 class RenderError(Exception):
@@ -69,7 +72,7 @@ class Release:
     skip_crds: bool = False
 
     @classmethod
-    def from_resource(cls, resource: dict) -> "Release":
+    def from_resource(cls, resource: dict) -> Release:
         inputs = resource["inputs"]
         return cls(
             urn=resource["urn"],
@@ -77,7 +80,9 @@ class Release:
             namespace=inputs.get("namespace", "default"),
             chart=inputs["chart"],
             version=str(inputs["version"]),
-            repo=(inputs.get("repositoryOpts") or {}).get("repo", ""),
+            # The program installs from the pins table's repository; a plan without one (an older
+            # plan.json) still pulls from where the program would.
+            repo=(inputs.get("repositoryOpts") or {}).get("repo") or _table_repo(inputs["chart"]),
             values=inputs.get("values") or {},
             skip_crds=bool(inputs.get("skipCrds")),
         )
@@ -95,12 +100,18 @@ class Rendered:
     objects: list[dict] = field(default_factory=list)  # every object the release applies, CRDs first
 
 
+def _table_repo(chart: str) -> str:
+    pinned = charts.BY_NAME.get(chart)
+    return pinned.url if pinned else ""
+
+
 def releases(plan: engine.Plan | dict) -> list[Release]:
     resources = plan["resources"] if isinstance(plan, dict) else plan.resources
     return [Release.from_resource(r) for r in resources if r["type"] == RELEASE_TYPE]
 
 
 # --- archives ------------------------------------------------------------------------------
+
 
 def chart_dirs(project_dir: Path = engine.PROJECT_DIR) -> list[Path]:
     """Where archives are looked up before any pull, in order."""
@@ -117,8 +128,9 @@ def cache_dir() -> Path:
     return Path(base) / "istio-canary" / "charts"
 
 
-def resolve_archive(chart: str, version: str, repo: str, *, dirs: list[Path] | None = None,
-                    cache: Path | None = None) -> Path:
+def resolve_archive(
+    chart: str, version: str, repo: str, *, dirs: list[Path] | None = None, cache: Path | None = None
+) -> Path:
     """`<chart>-<version>.tgz` from the local directories, the cache, or the chart's repository."""
     filename = f"{chart}-{version}.tgz"
     cache = cache or cache_dir()
@@ -126,7 +138,9 @@ def resolve_archive(chart: str, version: str, repo: str, *, dirs: list[Path] | N
         if (directory / filename).is_file():
             return directory / filename
     if not repo:
-        raise ChartUnavailable(f"{filename} is in none of {', '.join(map(str, dirs or []))} and the release names no repository")
+        raise ChartUnavailable(
+            f"{filename} is in none of {', '.join(map(str, dirs or []))} and the release names no repository"
+        )
     import helm_python
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -146,7 +160,8 @@ def resolve_archive(chart: str, version: str, repo: str, *, dirs: list[Path] | N
 
 # --- capabilities --------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+
+@cache
 def served_api_versions(kubernetes_version: str = KUBERNETES_VERSION) -> tuple[str, ...]:
     """`group/version` and `group/version/Kind` for every GA API the target version serves.
 
@@ -176,13 +191,17 @@ def check_kube_version(constraint: str | None, kubernetes_version: str = KUBERNE
     # `-0` only lets pre-release cluster versions (GKE's `1.35.1-gke.100`) match: the target
     # here is a plain release, so the suffix does not change the answer.
     text = " ".join(part[:-2] if part.endswith("-0") else part for part in constraint.replace(",", " ").split())
+    target = Version.parse(kubernetes_version)
+    if target is None:
+        raise ValueError(f"the target Kubernetes version {kubernetes_version!r} is not a semantic version")
     try:
-        return Track.parse(text).admits(Version.parse(kubernetes_version))
+        return Track.parse(text).admits(target)
     except TrackError:
         return False
 
 
 # --- render --------------------------------------------------------------------------------
+
 
 def _unredacted(value: Any) -> Any:
     if value == engine.SECRET:
@@ -202,12 +221,28 @@ def _documents(text: str, source: str) -> list[dict]:
     return [d for d in docs if isinstance(d, dict) and d]
 
 
-def render_release(release: Release, archive: Path, api_versions: tuple[str, ...] | list[str],
-                   kubernetes_version: str = KUBERNETES_VERSION) -> Rendered:
+def render_release(
+    release: Release,
+    archive: Path,
+    api_versions: tuple[str, ...] | list[str],
+    kubernetes_version: str = KUBERNETES_VERSION,
+) -> Rendered:
     """The release's objects: its chart's `crds/` then its rendered templates (hooks and tests included)."""
     stat = archive.stat()
-    key = json.dumps([release.name, release.namespace, release.skip_crds, release.values, str(archive),
-                      stat.st_mtime_ns, stat.st_size, sorted(api_versions), kubernetes_version], sort_keys=True)
+    key = json.dumps(
+        [
+            release.name,
+            release.namespace,
+            release.skip_crds,
+            release.values,
+            str(archive),
+            stat.st_mtime_ns,
+            stat.st_size,
+            sorted(api_versions),
+            kubernetes_version,
+        ],
+        sort_keys=True,
+    )
     if key not in _RENDERS:
         if len(_RENDERS) >= 64:
             _RENDERS.clear()
@@ -220,7 +255,7 @@ def render_release(release: Release, archive: Path, api_versions: tuple[str, ...
 _RENDERS: dict[str, Rendered] = {}
 
 
-def _render(release: Release, archive: Path, api_versions, kubernetes_version: str) -> Rendered:
+def _render(release: Release, archive: Path, api_versions: Sequence[str], kubernetes_version: str) -> Rendered:
     import helm_python
     from helm_python import _native
 
@@ -231,12 +266,19 @@ def _render(release: Release, archive: Path, api_versions, kubernetes_version: s
         try:
             chart.validate_schema(values)
             # The wrapper's render() does not pass these two options; the native call takes them.
-            opts = {"name": release.name, "namespace": release.namespace, "is_install": True,
-                    "kube_version": f"v{kubernetes_version}", "api_versions": list(api_versions)}
-            manifests = json.loads(_native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(opts)))
+            opts = {
+                "name": release.name,
+                "namespace": release.namespace,
+                "is_install": True,
+                "kube_version": f"v{kubernetes_version}",
+                "api_versions": list(api_versions),
+            }
+            manifests = json.loads(
+                _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(opts))
+            )
         except helm_python.HelmError as exc:
             raise RenderError(f"{release.label} does not render: {exc}") from None
-        for crd in ([] if release.skip_crds else chart.crds):
+        for crd in [] if release.skip_crds else chart.crds:
             rendered.objects.extend(_documents(crd["data"], crd["filename"]))
     for template in sorted(manifests):
         if not template.endswith((".yaml", ".yml", ".tpl")) and "/templates/" not in template:

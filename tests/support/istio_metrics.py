@@ -25,8 +25,12 @@ class Workload:
     present: bool = True  # False: the sidecar never reported anything
 
     def _labels(self, **extra: str) -> str:
-        labels = {"reporter": "destination", "destination_workload": self.name,
-                  "destination_workload_namespace": self.namespace, **extra}
+        labels = {
+            "reporter": "destination",
+            "destination_workload": self.name,
+            "destination_workload_namespace": self.namespace,
+            **extra,
+        }
         return ",".join(f'{k}="{v}"' for k, v in labels.items())
 
     def request_series(self) -> list[tuple[str, float]]:
@@ -45,8 +49,9 @@ class Workload:
         if not self.present:
             return []
         bounds = [*(format(b, "g") for b in BUCKETS), "+Inf"]
-        return [(self._labels(le=le), self.rps if le == "+Inf" or float(le) >= self.latency_ms else 0.0)
-                for le in bounds]
+        return [
+            (self._labels(le=le), self.rps if le == "+Inf" or float(le) >= self.latency_ms else 0.0) for le in bounds
+        ]
 
 
 def expected_p99(latency_ms: float) -> float:
@@ -70,8 +75,10 @@ def openmetrics(workloads: list[Workload], now: int, before: int = 1800, after: 
     lines.append("# TYPE istio_request_duration_milliseconds histogram")
     for w in workloads:
         for labels, rate in w.bucket_series():
-            lines.extend(f"istio_request_duration_milliseconds_bucket{{{labels}}} {base + rate * (t - start):.3f} {t}"
-                         for t in times)
+            lines.extend(
+                f"istio_request_duration_milliseconds_bucket{{{labels}}} {base + rate * (t - start):.3f} {t}"
+                for t in times
+            )
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
@@ -81,9 +88,12 @@ def rule_test_series(workloads: list[Workload], minutes: int) -> list[dict]:
     series = []
     for w in workloads:
         for labels, rate in w.request_series():
-            series.append({"series": f"istio_requests_total{{{labels}}}",
-                           "values": f"1000+{rate * 60:.10g}x{minutes}"})
+            series.append({"series": f"istio_requests_total{{{labels}}}", "values": f"1000+{rate * 60:.10g}x{minutes}"})
         for labels, rate in w.bucket_series():
-            series.append({"series": f"istio_request_duration_milliseconds_bucket{{{labels}}}",
-                           "values": f"1000+{rate * 60:.10g}x{minutes}"})
+            series.append(
+                {
+                    "series": f"istio_request_duration_milliseconds_bucket{{{labels}}}",
+                    "values": f"1000+{rate * 60:.10g}x{minutes}",
+                }
+            )
     return series

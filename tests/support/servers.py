@@ -21,8 +21,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -65,8 +65,9 @@ def process(cmd: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Po
                 if _get(ready_url, timeout=1.0)[0] == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{cmd[0]} not ready at {ready_url} within {READY_TIMEOUT:g}s:\n"
-                                   f"{log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"{cmd[0]} not ready at {ready_url} within {READY_TIMEOUT:g}s:\n{log.read_text()[-2000:]}"
+                )
             time.sleep(0.05)
         yield proc
     finally:
@@ -84,6 +85,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # --- docker-registry -----------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def registry(workdir: Path) -> Iterator[str]:
@@ -121,8 +123,11 @@ def _push_blob(base: str, name: str, data: bytes) -> dict:
 def push_image(address: str, name: str, tag: str) -> None:
     """Upload a minimal OCI image (config + one layer) to `name:tag` through the registry API."""
     base = f"http://{address}"
-    config = _push_blob(base, name, json.dumps({"architecture": "amd64", "os": "linux",
-                                                "rootfs": {"type": "layers", "diff_ids": []}}).encode())
+    config = _push_blob(
+        base,
+        name,
+        json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode(),
+    )
     layer = _push_blob(base, name, f"layer of {name}:{tag}".encode())
     manifest = {
         "schemaVersion": 2,
@@ -130,11 +135,16 @@ def push_image(address: str, name: str, tag: str) -> None:
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}],
     }
-    _send("PUT", f"{base}/v2/{name}/manifests/{tag}", json.dumps(manifest).encode(),
-          "application/vnd.oci.image.manifest.v1+json")
+    _send(
+        "PUT",
+        f"{base}/v2/{name}/manifests/{tag}",
+        json.dumps(manifest).encode(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
 
 
 # --- prometheus ----------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def prometheus(workdir: Path, openmetrics: str) -> Iterator[str]:
@@ -145,19 +155,23 @@ def prometheus(workdir: Path, openmetrics: str) -> Iterator[str]:
     data = workdir / "data"
     source = workdir / "series.om"
     source.write_text(openmetrics)
-    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     config = workdir / "prometheus.yml"
     config.write_text("global: {evaluation_interval: 1m}\n")  # nothing to scrape: the blocks are the data
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [binary, f"--config.file={config}", f"--storage.tsdb.path={data}",
-           f"--web.listen-address=127.0.0.1:{port}"]
+    cmd = [binary, f"--config.file={config}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{port}"]
     with process(cmd, f"{url}/-/ready", workdir / "prometheus.log"):
         yield url
 
 
 # --- small HTTP servers ------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def http_server(handle: Callable[[http.server.BaseHTTPRequestHandler], None]) -> Iterator[str]:
@@ -183,8 +197,9 @@ def http_server(handle: Callable[[http.server.BaseHTTPRequestHandler], None]) ->
         thread.join(timeout=10)
 
 
-def reply(request: http.server.BaseHTTPRequestHandler, status: int, body: bytes,
-          headers: dict[str, str] | None = None) -> None:
+def reply(
+    request: http.server.BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
     request.send_response(status)
     for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
         request.send_header(key, value)
@@ -220,8 +235,9 @@ class TokenFront:
             return
         name = url.path.removeprefix("/v2/").removesuffix("/tags/list")
         if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
-            challenge = (f'Bearer realm="http://{self.address}/token",service="{self.SERVICE}",'
-                         f'scope="repository:{name}:pull"')
+            challenge = (
+                f'Bearer realm="http://{self.address}/token",service="{self.SERVICE}",scope="repository:{name}:pull"'
+            )
             reply(request, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge})
             return
         self.authorized_pages.append(request.path)

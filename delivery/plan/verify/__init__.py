@@ -37,8 +37,13 @@ def _crd_api_versions(item: render.Rendered) -> set[str]:
     return entries
 
 
-def render_all(resources: list[dict], report: Report, kubernetes_version: str = render.KUBERNETES_VERSION,
-               dirs: list[Path] | None = None, cache: Path | None = None) -> list[render.Rendered]:
+def render_all(
+    resources: list[dict],
+    report: Report,
+    kubernetes_version: str = render.KUBERNETES_VERSION,
+    dirs: list[Path] | None = None,
+    cache: Path | None = None,
+) -> list[render.Rendered]:
     """Render each release against the built-in APIs plus the CRDs of the releases it waits for:
     what discovery will answer when Pulumi installs it."""
     builtin = render.served_api_versions(kubernetes_version)
@@ -58,14 +63,21 @@ def render_all(resources: list[dict], report: Report, kubernetes_version: str = 
                 report.defect("render", str(exc))
                 continue
             if not render.check_kube_version(item.kube_version_constraint, kubernetes_version):
-                report.defect("render", f"{release.label} requires Kubernetes {item.kube_version_constraint} "
-                                        f"(Chart.yaml kubeVersion); the target is {kubernetes_version}")
+                report.defect(
+                    "render",
+                    f"{release.label} requires Kubernetes {item.kube_version_constraint} "
+                    f"(Chart.yaml kubeVersion); the target is {kubernetes_version}",
+                )
             done[release.urn] = item
     return list(done.values())
 
 
-def verify_plan(resources: list[dict], kubernetes_version: str = render.KUBERNETES_VERSION,
-                dirs: list[Path] | None = None, cache: Path | None = None) -> Result:
+def verify_plan(
+    resources: list[dict],
+    kubernetes_version: str = render.KUBERNETES_VERSION,
+    dirs: list[Path] | None = None,
+    cache: Path | None = None,
+) -> Result:
     report = Report()
     rendered = render_all(resources, report, kubernetes_version, dirs, cache)
     # Custom kinds' scope comes from their CRDs: collect once to find the CRDs, then for real.

@@ -15,7 +15,8 @@ What must hold:
   objects via their release's);
 - every release waits for the program's Secrets, ConfigMaps, ServiceAccounts and PVCs its pods
   use (else its pods start without them and the install times out);
-- every read (`Service.get`) waits for whoever creates the object read.
+- every read (`Service.get`) waits for whoever creates the object read: by a dependency edge,
+  or because its ID is computed from that resource's outputs (recorded as `idDependencies`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from delivery.plan.verify.state import Obj, Report
 
 
 class Waits:
-    """Transitive 'is created after' over the plan's dependency edges."""
+    """Transitive 'is created after' over the plan's dependency edges, and for a read the
+    resources its ID is computed from (the SDK sends the read once that ID resolves)."""
 
     def __init__(self, resources: list[dict]):
         self.by_urn = {r["urn"]: r for r in resources}
@@ -36,7 +38,8 @@ class Waits:
         if urn not in self._memo:
             self._memo[urn] = frozenset()  # a cycle is the engine's error, not a wait
             found: set[str] = set()
-            for dep in (self.by_urn.get(urn) or {}).get("dependencies") or []:
+            resource = self.by_urn.get(urn) or {}
+            for dep in [*(resource.get("dependencies") or []), *(resource.get("idDependencies") or [])]:
                 found.add(dep)
                 found |= self.before(dep)
             self._memo[urn] = frozenset(found)
@@ -47,41 +50,67 @@ class Waits:
         return f"{resource['type'].rsplit(':', 1)[-1]} {resource['name']!r}" if resource else urn
 
 
-def _prove(waits: Waits, report: Report, consumer: str, consumer_label: str, needed: str, needed_label: str,
-           why: str, seen: set) -> None:
+def _prove(
+    waits: Waits,
+    report: Report,
+    consumer: str,
+    consumer_label: str,
+    needed: str,
+    needed_label: str,
+    why: str,
+    seen: set[tuple[str, str]],
+) -> None:
     if consumer == needed or (consumer, needed) in seen:
         return
     seen.add((consumer, needed))
     if needed in waits.before(consumer):
         report.edges.append(f"{waits.name(consumer)} waits for {waits.name(needed)} ({why})")
     else:
-        report.defect("order", f"{consumer_label} does not wait for {needed_label}: {why}, but no dependency "
-                               f"chain leads from {waits.name(consumer)} to {waits.name(needed)}")
+        report.defect(
+            "order",
+            f"{consumer_label} does not wait for {needed_label}: {why}, but no dependency "
+            f"chain leads from {waits.name(consumer)} to {waits.name(needed)}",
+        )
 
 
 def check(resources: list[dict], objects: list[Obj], crds: CRDs, index: Index, report: Report) -> None:
     waits = Waits(resources)
-    seen: set = set()
+    seen: set[tuple[str, str]] = set()
     namespaces = {o.name: o for o in objects if o.kind == "Namespace" and o.namespace is None}
     for obj in objects:
         who = obj.source_urn
         crd = crds.kinds.get((obj.api_version, obj.kind))
         if crd is not None:
-            _prove(waits, report, who, obj.label, crd.source_urn, crd.label,
-                   f"{obj.kind} is a kind defined by {crd.origin}", seen)
+            _prove(
+                waits,
+                report,
+                who,
+                obj.label,
+                crd.source_urn,
+                crd.label,
+                f"{obj.kind} is a kind defined by {crd.origin}",
+                seen,
+            )
         if obj.namespace in namespaces:
             ns = namespaces[obj.namespace]
-            _prove(waits, report, who, obj.label, ns.source_urn, ns.label,
-                   f"it is created in namespace {obj.namespace}", seen)
+            _prove(
+                waits,
+                report,
+                who,
+                obj.label,
+                ns.source_urn,
+                ns.label,
+                f"it is created in namespace {obj.namespace}",
+                seen,
+            )
     for consumer, needed, why in index.needs:
-        _prove(waits, report, consumer.source_urn, consumer.label, needed.source_urn, needed.label,
-               why, seen)
+        _prove(waits, report, consumer.source_urn, consumer.label, needed.source_urn, needed.label, why, seen)
     for resource in resources:
         if not resource.get("read"):
             continue
         kind = resource["type"].rsplit(":", 1)[-1]
-        ns, _, name = str(resource.get("id", "")).rpartition("/")
-        target = index.get(kind, ns or None, name)
+        read_namespace, _, name = str(resource.get("id", "")).rpartition("/")
+        target = index.get(kind, read_namespace or None, name)
         label = f"read of {kind} {resource.get('id')} (program resource {resource['name']!r})"
         if target is None:
             report.defect("reference", f"{label}: nothing in the desired state creates it")

@@ -42,8 +42,12 @@ def selects(selector: dict | None, labels: dict) -> bool:
         return False
     for expr in expressions:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if ((op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values)
-                or (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels)):
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and labels.get(key) in values)
+            or (op == "Exists" and key not in labels)
+            or (op == "DoesNotExist" and key in labels)
+        ):
             return False
     return bool(plain or expressions)
 
@@ -70,14 +74,19 @@ class Index:
         return [o for o in self.objects if o.kind == kind]
 
     def pods_selected(self, selector: dict | None, namespace: str | None) -> list[tuple[Obj, dict, dict]]:
-        return [w for w in self.workloads if (namespace is None or w[0].namespace == namespace) and selects(selector, w[1])]
+        return [
+            w for w in self.workloads if (namespace is None or w[0].namespace == namespace) and selects(selector, w[1])
+        ]
 
     def near_misses(self, selector: dict | None, namespace: str | None) -> str:
         """The pod templates carrying any key of a selector that matched nothing: the other end."""
         plain = (selector or {}).get("matchLabels", selector) if isinstance(selector, dict) else {}
         keys = set(plain or {})
-        found = [f"{w[0].ref} has {({k: w[1][k] for k in sorted(keys) if k in w[1]})}" for w in self.workloads
-                 if (namespace is None or w[0].namespace == namespace) and keys & set(w[1])]
+        found = [
+            f"{w[0].ref} has { ({k: w[1][k] for k in sorted(keys) if k in w[1]}) }"
+            for w in self.workloads
+            if (namespace is None or w[0].namespace == namespace) and keys & set(w[1])
+        ]
         return "; ".join(found) if found else "no pod template has any of those label keys"
 
     def service_for_host(self, host: str, from_namespace: str | None) -> Obj | None:
@@ -96,23 +105,39 @@ def _keys(obj: Obj) -> set[str]:
     return set(obj.manifest.get("data") or {}) | set(obj.manifest.get("binaryData") or {})
 
 
-def _need(index: Index, report: Report, consumer: Obj, kind: str, name: str | None, why: str,
-          key: str | None = None, optional: bool = False) -> None:
+def _need(
+    index: Index,
+    report: Report,
+    consumer: Obj,
+    kind: str,
+    name: str | None,
+    why: str,
+    key: str | None = None,
+    optional: bool = False,
+) -> None:
     if not name:
         return
     target = index.get(kind, consumer.namespace, name)
     if target is None:
         if not optional:
-            report.defect("reference", f"{consumer.label} {why} {kind} {consumer.namespace}/{name}, which nothing creates")
+            report.defect(
+                "reference", f"{consumer.label} {why} {kind} {consumer.namespace}/{name}, which nothing creates"
+            )
         return
     if key is not None and key not in _keys(target):
         if not optional:
-            report.defect("reference", f"{consumer.label} {why} key {key!r} of {target.label}, which has keys "
-                                       f"{sorted(_keys(target))}")
+            report.defect(
+                "reference",
+                f"{consumer.label} {why} key {key!r} of {target.label}, which has keys {sorted(_keys(target))}",
+            )
         return
     report.resolved(f"{consumer.ref} {why} {target.ref}" + (f" key {key}" if key else ""))
-    if target.source_urn != consumer.source_urn and kind in ("Secret", "ConfigMap", "PersistentVolumeClaim",
-                                                                "ServiceAccount"):
+    if target.source_urn != consumer.source_urn and kind in (
+        "Secret",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "ServiceAccount",
+    ):
         index.needs.append((consumer, target, f"{consumer.ref} {why} {target.ref}"))
 
 
@@ -130,36 +155,72 @@ def check_pods(index: Index, report: Report) -> None:
                 if "configMap" in source:
                     cm = source["configMap"]
                     for item in cm.get("items") or [{}]:
-                        _need(index, report, obj, "ConfigMap", cm.get("name"), "mounts", item.get("key"), cm.get("optional", False))
+                        _need(
+                            index,
+                            report,
+                            obj,
+                            "ConfigMap",
+                            cm.get("name"),
+                            "mounts",
+                            item.get("key"),
+                            cm.get("optional", False),
+                        )
                 if "secret" in source:
                     secret = source["secret"]
                     name = secret.get("secretName") or secret.get("name")
                     for item in secret.get("items") or [{}]:
-                        _need(index, report, obj, "Secret", name, "mounts", item.get("key"), secret.get("optional", False))
+                        _need(
+                            index, report, obj, "Secret", name, "mounts", item.get("key"), secret.get("optional", False)
+                        )
             if "persistentVolumeClaim" in volume:
-                _need(index, report, obj, "PersistentVolumeClaim", volume["persistentVolumeClaim"].get("claimName"), "mounts")
+                _need(
+                    index,
+                    report,
+                    obj,
+                    "PersistentVolumeClaim",
+                    volume["persistentVolumeClaim"].get("claimName"),
+                    "mounts",
+                )
         for container in containers(spec):
             for env in container.get("env") or []:
                 source = env.get("valueFrom") or {}
                 for kind, field_ in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
                     if field_ in source:
                         ref = source[field_]
-                        _need(index, report, obj, kind, ref.get("name"), f"reads env {env.get('name')} from",
-                              ref.get("key"), ref.get("optional", False))
+                        _need(
+                            index,
+                            report,
+                            obj,
+                            kind,
+                            ref.get("name"),
+                            f"reads env {env.get('name')} from",
+                            ref.get("key"),
+                            ref.get("optional", False),
+                        )
             for env_from in container.get("envFrom") or []:
                 for kind, field_ in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
                     if field_ in env_from:
                         ref = env_from[field_]
-                        _need(index, report, obj, kind, ref.get("name"), "reads env from", None, ref.get("optional", False))
+                        _need(
+                            index,
+                            report,
+                            obj,
+                            kind,
+                            ref.get("name"),
+                            "reads env from",
+                            None,
+                            ref.get("optional", False),
+                        )
 
 
-def container_port(pods: list[tuple[Obj, dict, dict]], target) -> tuple[Obj, dict] | None:
+def container_port(pods: list[tuple[Obj, dict, dict]], target: int | str) -> tuple[Obj, dict] | None:
     """The pod's container port a Service targetPort (number or name) maps to."""
     for obj, _labels, spec in pods:
         for container in containers(spec):
             for port in container.get("ports") or []:
-                if (isinstance(target, str) and not target.isdigit() and port.get("name") == target) or \
-                        str(port.get("containerPort")) == str(target):
+                if (isinstance(target, str) and not target.isdigit() and port.get("name") == target) or str(
+                    port.get("containerPort")
+                ) == str(target):
                     return obj, port
     return None
 
@@ -172,15 +233,21 @@ def check_services(index: Index, report: Report) -> None:
             continue
         pods = index.pods_selected(selector, service.namespace)
         if not pods:
-            report.defect("reference", f"{service.label} selects {selector}, which no pod template in "
-                                       f"{service.namespace} carries ({index.near_misses(selector, service.namespace)})")
+            report.defect(
+                "reference",
+                f"{service.label} selects {selector}, which no pod template in "
+                f"{service.namespace} carries ({index.near_misses(selector, service.namespace)})",
+            )
             continue
         report.resolved(f"{service.ref} selects {', '.join(p[0].ref for p in pods)}")
         for port in service.spec.get("ports") or []:
             target = port.get("targetPort", port.get("port"))
             if isinstance(target, str) and not target.isdigit() and container_port(pods, target) is None:
-                report.defect("reference", f"{service.label} port {port.get('port')} targets port {target!r}, which "
-                                           f"no container of {', '.join(p[0].ref for p in pods)} names")
+                report.defect(
+                    "reference",
+                    f"{service.label} port {port.get('port')} targets port {target!r}, which "
+                    f"no container of {', '.join(p[0].ref for p in pods)} names",
+                )
 
 
 def reach(index: Index, report: Report, url: str, consumer: str, from_namespace: str | None) -> Obj | None:
@@ -203,11 +270,15 @@ def reach(index: Index, report: Report, url: str, consumer: str, from_namespace:
     pods = index.pods_selected(service.spec.get("selector"), service.namespace)
     found = container_port(pods, target)
     if found is None:
-        report.defect("reference", f"{consumer} calls {url}: {service.label} port {number} targets {target!r}, which "
-                                   f"no container of its pods ({', '.join(p[0].ref for p in pods) or 'none'}) declares")
+        report.defect(
+            "reference",
+            f"{consumer} calls {url}: {service.label} port {number} targets {target!r}, which "
+            f"no container of its pods ({', '.join(p[0].ref for p in pods) or 'none'}) declares",
+        )
         return None
-    report.resolved(f"{consumer} reaches {service.ref}:{number} -> {found[0].ref} container port "
-                    f"{found[1].get('containerPort')}")
+    report.resolved(
+        f"{consumer} reaches {service.ref}:{number} -> {found[0].ref} container port {found[1].get('containerPort')}"
+    )
     return service
 
 
@@ -218,14 +289,19 @@ def check_selectors(index: Index, report: Report) -> None:
         if pods:
             report.resolved(f"{pdb.ref} covers {', '.join(p[0].ref for p in pods)}")
         else:
-            report.defect("reference", f"{pdb.label} selects {pdb.spec.get('selector')}, which no pod template carries "
-                                       f"({index.near_misses(pdb.spec.get('selector'), pdb.namespace)})")
+            report.defect(
+                "reference",
+                f"{pdb.label} selects {pdb.spec.get('selector')}, which no pod template carries "
+                f"({index.near_misses(pdb.spec.get('selector'), pdb.namespace)})",
+            )
     for hpa in index.of_kind("HorizontalPodAutoscaler"):
         ref = hpa.spec.get("scaleTargetRef") or {}
         target = index.get(ref.get("kind", ""), hpa.namespace, ref.get("name", ""))
         if target is None:
-            report.defect("reference", f"{hpa.label} scales {ref.get('kind')} {hpa.namespace}/{ref.get('name')}, "
-                                       "which nothing creates")
+            report.defect(
+                "reference",
+                f"{hpa.label} scales {ref.get('kind')} {hpa.namespace}/{ref.get('name')}, which nothing creates",
+            )
         else:
             report.resolved(f"{hpa.ref} scales {target.ref}")
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
@@ -236,10 +312,16 @@ def check_selectors(index: Index, report: Report) -> None:
                     continue
                 target = index.get("Service", service.get("namespace"), service.get("name"))
                 if target is None:
-                    report.defect("reference", f"{config.label} webhook {hook.get('name')} calls Service "
-                                               f"{service.get('namespace')}/{service.get('name')}, which nothing creates")
+                    report.defect(
+                        "reference",
+                        f"{config.label} webhook {hook.get('name')} calls Service "
+                        f"{service.get('namespace')}/{service.get('name')}, which nothing creates",
+                    )
                 elif service.get("port", 443) not in [p.get("port") for p in target.spec.get("ports") or []]:
-                    report.defect("reference", f"{config.label} webhook {hook.get('name')} calls port "
-                                               f"{service.get('port', 443)} of {target.label}, which it does not serve")
+                    report.defect(
+                        "reference",
+                        f"{config.label} webhook {hook.get('name')} calls port "
+                        f"{service.get('port', 443)} of {target.label}, which it does not serve",
+                    )
                 else:
                     report.resolved(f"{config.ref} webhook {hook.get('name')} calls {target.ref}")

@@ -6,8 +6,9 @@ API server's strict field validation does for a structural schema.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any, Iterable
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
 
 import jsonschema
 from kubernetes_validate import utils as kv_utils
@@ -29,17 +30,18 @@ def _schema_dir(kubernetes_version: str) -> str:
     return f"v{shipped[minor]}-local-strict"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _definitions(kubernetes_version: str) -> dict:
-    return kv_utils.schema_contents(f"kubernetes-json-schema/{_schema_dir(kubernetes_version)}/_definitions.json",
-                                    kubernetes_version)
+    return kv_utils.schema_contents(
+        f"kubernetes-json-schema/{_schema_dir(kubernetes_version)}/_definitions.json", kubernetes_version
+    )
 
 
 def builtin_definitions(kubernetes_version: str) -> dict[str, dict]:
     return _definitions(kubernetes_version)["$defs"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _builtin_validator(kubernetes_version: str, api_version: str, kind: str) -> jsonschema.Validator | None:
     """kubernetes-validate's strict schema for one kind, loaded once (its validate() reloads
     1.5 MB of definitions per object)."""
@@ -48,7 +50,8 @@ def _builtin_validator(kubernetes_version: str, api_version: str, kind: str) -> 
     slug = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
         schema = kv_utils.schema_contents(
-            f"kubernetes-json-schema/{_schema_dir(kubernetes_version)}/{kind.lower()}-{slug}.json", kubernetes_version)
+            f"kubernetes-json-schema/{_schema_dir(kubernetes_version)}/{kind.lower()}-{slug}.json", kubernetes_version
+        )
     except FileNotFoundError:
         return None
     registry = Resource.from_contents(_definitions(kubernetes_version)) @ (Resource.from_contents(schema) @ Registry())
@@ -67,8 +70,12 @@ def _strict(schema: Any) -> Any:
     out = {k: (v if k in _DATA_KEYS or k == "properties" else _strict(v)) for k, v in schema.items()}
     if isinstance(schema.get("properties"), dict):
         out["properties"] = {name: _strict(s) for name, s in schema["properties"].items()}
-    if (schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema
-            and not schema.get("x-kubernetes-preserve-unknown-fields")):
+    if (
+        schema.get("type") == "object"
+        and "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -80,6 +87,7 @@ class CRDs:
         self.kinds: dict[tuple[str, str], Obj] = {}  # (apiVersion, kind) -> the CRD object
         self.schemas: dict[tuple[str, str], dict] = {}
         self.scopes: dict[tuple[str, str], str] = {}
+        self._validators: dict[tuple[str, str], jsonschema.Validator] = {}
         for obj in objects:
             if obj.kind != "CustomResourceDefinition" or not obj.api_version.startswith("apiextensions.k8s.io/"):
                 continue
@@ -87,7 +95,7 @@ class CRDs:
             for version in spec.get("versions") or []:
                 if not version.get("served"):
                     continue
-                key = (f"{spec.get('group')}/{version.get('name')}", (spec.get("names") or {}).get("kind"))
+                key = (f"{spec.get('group')}/{version.get('name')}", str((spec.get("names") or {}).get("kind", "")))
                 self.kinds[key] = obj
                 self.scopes[key] = spec.get("scope", "Namespaced")
                 self.schemas[key] = (version.get("schema") or {}).get("openAPIV3Schema") or {}
@@ -96,8 +104,13 @@ class CRDs:
         scope = self.scopes.get((api_version, kind))
         return None if scope is None else scope == "Namespaced"
 
-    @lru_cache(maxsize=None)
     def validator(self, api_version: str, kind: str) -> jsonschema.Validator:
+        """One validator per kind (built on first use: many objects share a kind)."""
+        if (api_version, kind) not in self._validators:
+            self._validators[(api_version, kind)] = self._build_validator(api_version, kind)
+        return self._validators[(api_version, kind)]
+
+    def _build_validator(self, api_version: str, kind: str) -> jsonschema.Validator:
         top = self.schemas[(api_version, kind)]
         properties = {name: _strict(s) for name, s in (top.get("properties") or {}).items()}
         # apiVersion, kind and metadata belong to the API server, which checks them itself.
@@ -117,16 +130,21 @@ def check(objects: list[Obj], crds: CRDs, kubernetes_version: str, report: Repor
         if is_builtin(obj.api_version) and (obj.api_version, obj.kind) not in crds.kinds:
             validator = _builtin_validator(kubernetes_version, obj.api_version, obj.kind)
             if validator is None:
-                report.defect("schema", f"{obj.label}: {obj.api_version} {obj.kind} is not served by Kubernetes "
-                                        f"{kubernetes_version}")
+                report.defect(
+                    "schema",
+                    f"{obj.label}: {obj.api_version} {obj.kind} is not served by Kubernetes {kubernetes_version}",
+                )
                 continue
             schema_source = f"Kubernetes {kubernetes_version}"
         elif (obj.api_version, obj.kind) in crds.kinds:
             validator = crds.validator(obj.api_version, obj.kind)
             schema_source = crds.kinds[(obj.api_version, obj.kind)].label
         else:
-            report.defect("schema", f"{obj.label}: no CustomResourceDefinition in the plan serves "
-                                    f"{obj.api_version} {obj.kind} (no release installs it)")
+            report.defect(
+                "schema",
+                f"{obj.label}: no CustomResourceDefinition in the plan serves "
+                f"{obj.api_version} {obj.kind} (no release installs it)",
+            )
             continue
         errors = sorted(validator.iter_errors(obj.manifest), key=lambda e: list(e.absolute_path))
         for error in errors[:5]:

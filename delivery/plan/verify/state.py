@@ -6,21 +6,42 @@ name both ends.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
-from delivery import engine
+from delivery.plan import engine
 from delivery.plan.render import BUILTIN_NAMESPACES, RELEASE_TYPE, Release, Rendered
 
 # Built-in kinds that are not namespaced (everything else built in is).
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "StorageClass", "PriorityClass", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding", "APIService", "IngressClass", "RuntimeClass", "CSIDriver", "CSINode",
-    "VolumeAttachment", "CertificateSigningRequest", "FlowSchema", "PriorityLevelConfiguration",
-    "VolumeAttributesClass", "DeviceClass",
-})
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "StorageClass",
+        "PriorityClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "APIService",
+        "IngressClass",
+        "RuntimeClass",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "CertificateSigningRequest",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "VolumeAttributesClass",
+        "DeviceClass",
+    }
+)
 
 
 @dataclass
@@ -43,8 +64,12 @@ class Report:
         self.references.append(message)
 
     def to_json(self) -> dict:
-        return {"validated": self.validated, "references": self.references, "orderingEdges": self.edges,
-                "defects": [{"check": d.check, "message": d.message} for d in self.defects]}
+        return {
+            "validated": self.validated,
+            "references": self.references,
+            "orderingEdges": self.edges,
+            "defects": [{"check": d.check, "message": d.message} for d in self.defects],
+        }
 
 
 @dataclass
@@ -106,11 +131,17 @@ def program_manifest(resource: dict) -> dict:
 
 
 def is_program_object(resource: dict) -> bool:
-    return (resource["type"].startswith("kubernetes:") and resource["type"] != RELEASE_TYPE
-            and not resource.get("read") and "kind" in resource["inputs"])
+    return (
+        resource["type"].startswith("kubernetes:")
+        and resource["type"] != RELEASE_TYPE
+        and not resource.get("read")
+        and "kind" in resource["inputs"]
+    )
 
 
-def collect(resources: list[dict], rendered: Iterable[Rendered], namespaced_crd) -> list[Obj]:
+def collect(
+    resources: list[dict], rendered: Iterable[Rendered], namespaced_crd: Callable[[str, str], bool | None]
+) -> list[Obj]:
     """Every object of the desired state. `namespaced_crd(api_version, kind)` answers for custom kinds."""
 
     def namespace_of(manifest: dict, default: str) -> str | None:
@@ -125,13 +156,15 @@ def collect(resources: list[dict], rendered: Iterable[Rendered], namespaced_crd)
         if is_program_object(resource):
             manifest = program_manifest(resource)
             # The provider applies an object without a namespace to "default".
-            objects.append(Obj(manifest, namespace_of(manifest, "default"), resource["urn"],
-                               program_name=resource["name"]))
+            objects.append(
+                Obj(manifest, namespace_of(manifest, "default"), resource["urn"], program_name=resource["name"])
+            )
     for item in rendered:
         for manifest in item.objects:
             manifest = {**manifest, "metadata": dict(manifest.get("metadata") or {})}
-            objects.append(Obj(manifest, namespace_of(manifest, item.release.namespace), item.release.urn,
-                               release=item.release))
+            objects.append(
+                Obj(manifest, namespace_of(manifest, item.release.namespace), item.release.urn, release=item.release)
+            )
     return objects
 
 

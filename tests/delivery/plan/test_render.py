@@ -9,15 +9,22 @@ import shutil
 import threading
 
 import pytest
-
 from conftest import reference_file
+
 from delivery.plan import render
 
 
 def _release(chart: str, version: str, repo: str = "", values: dict | None = None, **kw) -> render.Release:
-    return render.Release(urn=f"urn:{chart}", name=kw.get("name", chart), namespace=kw.get("namespace", "ns"),
-                          chart=chart, version=version, repo=repo, values=values or {},
-                          skip_crds=kw.get("skip_crds", False))
+    return render.Release(
+        urn=f"urn:{chart}",
+        name=kw.get("name", chart),
+        namespace=kw.get("namespace", "ns"),
+        chart=chart,
+        version=version,
+        repo=repo,
+        values=values or {},
+        skip_crds=kw.get("skip_crds", False),
+    )
 
 
 @pytest.fixture
@@ -91,8 +98,9 @@ def test_capabilities_api_versions_reach_the_templates(tmp_path):
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
     (chart / "templates" / "cm.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata:\n"
-        "  pdb: {{ .Capabilities.APIVersions.Has \"policy/v1/PodDisruptionBudget\" | quote }}\n"
-        "  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n")
+        '  pdb: {{ .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" | quote }}\n'
+        "  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+    )
     [configmap] = render.render_release(_release("probe", "0.1.0"), chart, render.served_api_versions()).objects
     assert configmap["data"] == {"pdb": "true", "kube": f"v{render.KUBERNETES_VERSION}"}
 
@@ -130,6 +138,7 @@ def test_secret_values_render_as_a_placeholder(tmp_path):
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
     (chart / "templates" / "cm.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata:\n  url: {{ .Values.url | quote }}\n")
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata:\n  url: {{ .Values.url | quote }}\n"
+    )
     [configmap] = render.render_release(_release("probe", "0.1.0", values={"url": "[secret]"}), chart, []).objects
     assert configmap["data"]["url"] == render.SECRET_PLACEHOLDER

@@ -1,5 +1,6 @@
-"""`verify`: the whole desired cluster state of every stack is valid, wired and ordered; the command
-reports counts, writes the rendered releases, and never a secret."""
+"""`verify`: the whole desired cluster state of a stack is valid, wired and ordered; the command
+reports counts, writes the rendered releases, never a secret, and exits with the status of what
+went wrong."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import copy
 import json
 
 import pytest
+from conftest import reference_file
 
-from conftest import PROJECT_DIR, reference_file
-from delivery import engine
-from delivery.commands import verify as command
+from delivery.__main__ import main
+from delivery.plan import engine
 from delivery.plan.verify import verify_plan
-
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+from tests.support.project import FIXTURES_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -22,13 +22,12 @@ def _reference_charts(monkeypatch):
     monkeypatch.setenv("ISTIO_CANARY_CHARTS", str(charts))
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_stack_verifies_clean(stack):
-    # An invariant of every release state: the stack files change in every release PR.
-    result = verify_plan(engine.render(stack).resources)
+@pytest.mark.parametrize("plan_fixture", ["dev_plan", "local_plan"])
+def test_fixture_stacks_verify_clean(plan_fixture, request):
+    result = verify_plan(request.getfixturevalue(plan_fixture).resources)
     assert not result.report.defects, "\n".join(d.message for d in result.report.defects)
     kinds = {o.kind for o in result.objects}
-    assert {"CustomResourceDefinition", "Deployment", "Gateway", "VirtualService"} <= kinds
+    assert {"CustomResourceDefinition", "Deployment", "Gateway", "VirtualService", "Canary"} <= kinds
     assert result.report.validated and result.report.references and result.report.edges
 
 
@@ -40,13 +39,15 @@ def test_every_object_is_validated_and_each_custom_resource_against_the_crd_of_a
 
 
 def test_command_writes_rendered_releases_and_a_report(tmp_path, capsys):
-    code = command.run(_args("dev", tmp_path))
+    code = _verify("dev", tmp_path)
     out = capsys.readouterr().out
     assert code == 0
     report = json.loads((tmp_path / "verify.json").read_text())
     assert not report["defects"]
-    assert f"{len(report['validated'])} objects validated, {len(report['references'])} references resolved, " \
-           f"{len(report['orderingEdges'])} ordering edges proven" in out
+    assert (
+        f"{len(report['validated'])} objects validated, {len(report['references'])} references resolved, "
+        f"{len(report['orderingEdges'])} ordering edges proven" in out
+    )
     for release in report["releases"]:
         assert (tmp_path / "rendered" / release["namespace"] / f"{release['release']}.yaml").is_file()
     written = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
@@ -57,14 +58,24 @@ def test_command_exits_1_and_names_the_defect(tmp_path, capsys, monkeypatch, dev
     broken = copy.deepcopy(dev_plan)
     gateway = broken.named("istio-gateway", "kubernetes:helm.sh/v3:Release")
     gateway["inputs"]["values"]["labels"] = {"istio": "ingressgateway"}
-    monkeypatch.setattr(engine, "render", lambda stack: broken)
-    assert command.run(_args("dev", tmp_path)) == 1
+    monkeypatch.setattr(engine, "render", lambda stack, **_: broken)
+    assert _verify("dev", tmp_path) == 1
     assert "Gateway istio-system/public-gateway" in capsys.readouterr().err
 
 
 def test_command_exits_2_for_an_unknown_stack(tmp_path, capsys):
-    assert command.run(_args("nosuchstack", tmp_path)) == 2
-    assert "Pulumi.nosuchstack.yaml" in capsys.readouterr().err
+    assert _verify("nosuchstack", tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.nosuchstack.yaml" in err and "Traceback" not in err
+    assert not (tmp_path / "verify.json").exists()
+
+
+def test_command_exits_2_for_an_invalid_config_key(tmp_path, capsys):
+    text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.dev.yaml").write_text(text.replace("istioVersion: ", "istioVersion: not-a-version #"))
+    assert main(["verify", "--stack", "dev", "--stack-dir", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "istioVersion" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_command_exits_3_when_a_chart_is_neither_local_nor_reachable(tmp_path, capsys, monkeypatch, dev_plan):
@@ -72,15 +83,12 @@ def test_command_exits_3_when_a_chart_is_neither_local_nor_reachable(tmp_path, c
     flagger = moved.named("flagger", "kubernetes:helm.sh/v3:Release")
     flagger["inputs"]["version"] = "0.0.1"
     flagger["inputs"]["repositoryOpts"]["repo"] = "http://127.0.0.1:1"
-    monkeypatch.setattr(engine, "render", lambda stack: moved)
+    monkeypatch.setattr(engine, "render", lambda stack, **_: moved)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert command.run(_args("dev", tmp_path / "out")) == 3
+    assert _verify("dev", tmp_path / "out") == 3
     assert "flagger 0.0.1" in capsys.readouterr().err
 
 
-def _args(stack, out):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    return parser.parse_args(["--stack", stack, "--out", str(out)])
+def _verify(stack: str, out) -> int:
+    """`python -m delivery verify` on a fixture stack, through the one place that maps errors to exit statuses."""
+    return main(["verify", "--stack", stack, "--stack-dir", str(FIXTURES_DIR), "--out", str(out)])

@@ -1,0 +1,84 @@
+"""What several commands share: the stack arguments, how an edit is reported, how violations print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from ruamel.yaml.comments import CommentedMap
+
+from delivery import stack
+from delivery.errors import ExitStatus
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser, dry_run: bool = True) -> None:
+    parser.add_argument("--stack", required=True, help="stack name: the file is Pulumi.<stack>.yaml")
+    add_project_dir(parser)
+    if dry_run:
+        parser.add_argument("--dry-run", action="store_true", help="print the unified diff instead of writing the file")
+
+
+def add_project_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=stack.PROJECT_DIR,
+        metavar="DIR",
+        help="directory holding Pulumi.yaml and the stack files (default: this repository)",
+    )
+
+
+def weight(text: str) -> int:
+    """argparse type for a canary weight."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: a canary weight is 0..100") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..100")
+    return value
+
+
+def apply(args: argparse.Namespace, mutate: Callable[[CommentedMap], list[str]]) -> ExitStatus:
+    """Run `mutate` through the safe edit; it returns the lines describing what it changed."""
+    described: list[str] = []
+
+    def recording(config: CommentedMap) -> None:
+        described.extend(mutate(config))
+
+    path = stack.stack_path(args.stack, args.project_dir)
+    result = stack.edit(path, recording, dry_run=args.dry_run)
+    return report(result, described, args.dry_run)
+
+
+def report(result: stack.EditResult, described: list[str], dry_run: bool) -> ExitStatus:
+    name = result.path.name
+    if not result.changed:
+        print(f"{name}: nothing to change" + (f" ({'; '.join(described)})" if described else ""))
+        return ExitStatus.OK
+    if dry_run:
+        print(result.diff, end="")
+        print(f"dry run: {name} not written")
+        return ExitStatus.OK
+    for line in described:
+        print(f"{name}: {line}")
+    print(f"wrote {result.path}: commit it and open a pull request; the PR pipeline previews it")
+    return ExitStatus.OK
+
+
+def print_violations(violations: list[dict], policies: list[Any] | None = None, out: TextIO | None = None) -> None:
+    """Each violation with its rule, URN and how to fix it (the rule's description)."""
+    if policies is None:
+        from policies.rules import POLICIES
+
+        policies = list(POLICIES)
+    out = out or sys.stdout
+    fixes = {p.name: p.description for p in policies}
+    for v in violations:
+        print(f"{v['level']:>9}  {v['policy']}: {v['message']}", file=out)
+        print(f"           urn: {v['urn'] or '(the stack)'}", file=out)
+        if fixes.get(v["policy"]):
+            print(f"           fix: {fixes[v['policy']]}", file=out)

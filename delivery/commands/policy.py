@@ -1,0 +1,45 @@
+"""Check a recorded plan.json against the policy pack, as `pulumi preview --policy-pack policies` would.
+
+Exit codes: 0 no mandatory violation (advisory ones are printed), 1 a mandatory violation,
+2 the plan file is missing or is not a plan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from delivery.commands.common import print_violations
+from delivery.errors import ExitStatus, UsageError
+from delivery.plan import policy_runner
+
+HELP = "check a recorded plan.json against the policy pack"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plan",
+        required=True,
+        type=Path,
+        help="a plan.json written by `python -m delivery preview` (build/preview/<stack>/plan.json)",
+    )
+
+
+def run(args: argparse.Namespace) -> ExitStatus:
+    try:
+        plan = json.loads(args.plan.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--plan: no such file {args.plan}") from None
+    except IsADirectoryError:
+        raise UsageError(f"--plan: {args.plan} is a directory; give the plan.json inside it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--plan: {args.plan} is not JSON: {exc}") from None
+    problem = policy_runner.plan_problem(plan)
+    if problem:
+        raise UsageError(f"--plan: {args.plan}: {problem}")
+    violations = policy_runner.evaluate(plan)
+    print_violations(violations)
+    mandatory = sum(v["level"] == "mandatory" for v in violations)
+    print(f"policy: {len(violations)} violation(s), {mandatory} mandatory, over {len(plan['resources'])} resources")
+    return ExitStatus.FAILED if mandatory else ExitStatus.OK

@@ -1,0 +1,61 @@
+"""Which stacks a change touches (the `changed-stacks` command prints them for a CI matrix).
+
+A stack is touched when its Pulumi.<stack>.yaml changed since REF; every stack is touched
+when the program changed (PROGRAM_PATHS: what `pulumi up` runs). Stacks on an existing
+cluster (`cluster.provider: existing`) are left out unless --any-cluster: CI has no
+kubeconfig for a kind or minikube context, but can still check and diff them offline.
+A base of all zeros (GitHub's `before` of a new branch) means every stack.
+Explanations go to stderr, the JSON list to stdout.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from delivery import stack
+from delivery.clients.git import git, require_commit
+from delivery.errors import UnavailableError
+from model.settings import PROJECT
+
+PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "requirements.txt", "model/", "components/", "policies/", "dashboards/")
+
+
+def deployable(project_dir: Path, any_cluster: bool = False) -> list[str]:
+    stacks = []
+    for name in stack.stack_names(project_dir):
+        config = stack.load_config(name, project_dir)
+        cluster = config.get(f"{PROJECT}:cluster") or {}
+        if not any_cluster and isinstance(cluster, dict) and cluster.get("provider") == "existing":
+            print(f"{name}: skipped, an existing cluster CI cannot reach", file=sys.stderr)
+            continue
+        stacks.append(name)
+    return stacks
+
+
+def changed_paths(project_dir: Path, ref: str) -> list[str]:
+    require_commit(project_dir, ref)
+    diff = git(project_dir, "diff", "--name-only", "--relative", ref, "--")
+    if diff.returncode:
+        raise UnavailableError(f"git diff failed: {diff.stderr.strip()}")
+    return [line for line in diff.stdout.splitlines() if line]
+
+
+def touched(project_dir: Path, ref: str | None, any_cluster: bool = False) -> list[str]:
+    stacks = deployable(project_dir, any_cluster)
+    if ref is None or re.fullmatch(r"0{40}", ref):
+        print("every stack: no base to compare with", file=sys.stderr)
+        return stacks
+    paths = changed_paths(project_dir, ref)
+    program = [
+        p for p in paths if p in PROGRAM_PATHS or p.startswith(tuple(x for x in PROGRAM_PATHS if x.endswith("/")))
+    ]
+    if program:
+        print(
+            f"every stack: the program changed ({', '.join(program[:5])}{' ...' if len(program) > 5 else ''})",
+            file=sys.stderr,
+        )
+        return stacks
+    changed = {stack.stack_of(p) for p in paths}
+    return [s for s in stacks if s in changed]

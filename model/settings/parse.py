@@ -1,0 +1,228 @@
+"""Parsing a stack's config into `Settings`: every problem at once, each at its key path.
+
+`parse(values)` takes the config as the Pulumi CLI holds it (`istio-canary:apps`, `gcp:project`);
+`parse_stack_config(mapping)` the `config:` mapping of a stack file, so the delivery commands
+validate an edit with exactly the rules the program applies. Reading the running program's
+config is the edge's job (components/config.py), not this module's: this one is pure Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from model.settings.fields import DNS_LABEL, PROJECT_ID, REGION, ZONE, Problems, StrictModel
+from model.settings.schema import (
+    SECTIONS,
+    STRATEGIES,
+    TOP_LEVEL_KEYS,
+    App,
+    Cluster,
+    Gcp,
+    Settings,
+    owned_names,
+)
+
+PROJECT = "istio-canary"
+
+# Suffixes this program (weighted apps) or Flagger (canary/ab apps) adds to an app's name.
+# The longest, "-loadtest", must still leave a DNS-1123 label of at most 63 characters.
+MAX_APP_NAME = 63 - len("-loadtest")
+
+
+class ConfigError(Exception):
+    """Invalid stack configuration: every problem, each as (key path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        lines = [f"{path}: {message}" if path else message for path, message in problems]
+        super().__init__("invalid stack config:\n  " + "\n  ".join(lines))
+
+
+def _camel_path(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _describe(err: Any, model: type[BaseModel] | None) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key" + (f"; allowed: {', '.join(_allowed_keys(model))}" if model else "")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return f"must be an integer, got {err.get('input')!r}"
+    if kind in ("string_type",):
+        return f"must be a string (quote it in YAML), got {err.get('input')!r}"
+    if kind in ("bool_type",):
+        return f"must be true or false, got {err.get('input')!r}"
+    if kind in ("model_type", "dict_type"):
+        return f"must be a mapping, got {err.get('input')!r}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, got {err.get('input')!r}"
+    return f"{msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err["input"], dict) else msg
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _nested_model(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model that owns the last key of `loc` (for the 'allowed keys' hint)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = {f.alias or n: f for n, f in current.model_fields.items()}
+        if part not in fields:
+            return None
+        ann = fields[part].annotation
+        args = getattr(ann, "__args__", ())
+        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return current
+
+
+def _validate(model: type[StrictModel], value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    try:
+        return model.model_validate(value if value is not None else {})
+    except ValidationError as exc:
+        errors = exc.errors()
+        for err in errors:
+            loc = tuple(err["loc"])
+            found = (err.get("ctx") or {}).get("error")
+            if err["type"] == "value_error" and isinstance(found, Problems):
+                # A model validator's cross-field rules, each at its own key path.
+                problems.extend((_camel_path((path, *loc, rel)), message) for rel, message in found.problems)
+                continue
+            if err["type"] == "too_short" and any(
+                len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors
+            ):
+                continue  # items were rejected: their own errors say why
+            problems.append((_camel_path((path, *loc)), _describe(err, _nested_model(model, loc))))
+        return None
+
+
+def _parse_app(name: Any, raw: Any, problems: list[tuple[str, str]]) -> App | None:
+    path = f"apps.{name}"
+    if not isinstance(name, str) or len(name) > MAX_APP_NAME or not DNS_LABEL.match(name):
+        problems.append((path, f"app name {name!r} must be a DNS-1123 label of at most {MAX_APP_NAME} characters"))
+        return None
+    if not isinstance(raw, Mapping):
+        problems.append((path, "must be a mapping"))
+        return None
+    strategy = raw.get("strategy")
+    if strategy not in STRATEGIES:
+        problems.append((f"{path}.strategy", f"got {strategy!r}; allowed: {' | '.join(STRATEGIES)}"))
+        return None
+    return _validate(STRATEGIES[strategy], raw, path, problems)
+
+
+def _check_cluster(cluster: Cluster, gcp: Mapping[str, Any], problems: list) -> Gcp | None:
+    """Where a GKE cluster goes: `cluster.location` against the `gcp:` keys (another namespace)."""
+    if cluster.provider == "existing":
+        return None
+    project, region = gcp.get("gcp:project"), gcp.get("gcp:region")
+    if not isinstance(project, str) or not PROJECT_ID.match(project):
+        problems.append(("gcp:project", f"cluster.provider gke needs a GCP project id, got {project!r}"))
+    if region is not None and (not isinstance(region, str) or not REGION.match(region)):
+        problems.append(("gcp:region", f"{region!r} is not a GCP region like europe-west1"))
+        region = None
+    location = cluster.location or region
+    if location is None:
+        problems.append(("cluster.location", "cluster.provider gke needs a location (a region or zone) or gcp:region"))
+        return None
+    zone = ZONE.match(location)
+    location_region = zone.group(1) if zone else location if REGION.match(location) else None
+    if location_region is None:
+        problems.append(
+            ("cluster.location", f"{location!r} is not a GCP region (europe-west1) or zone (europe-west1-b)")
+        )
+        return None
+    if region is not None and location_region != region:
+        # The subnet is created in gcp:region; a cluster elsewhere could not use it.
+        problems.append(("cluster.location", f"{location!r} is outside gcp:region {region!r}"))
+    return Gcp(project=project if isinstance(project, str) else "", region=location_region)
+
+
+def _check_across_apps(apps: Mapping[str, App], problems: list) -> None:
+    seen_names: dict[tuple[str, str], str] = {}
+    seen_hosts: dict[str, str] = {}
+    for name, app in apps.items():
+        for obj in sorted(owned_names(name, app)):
+            other = seen_names.setdefault((app.namespace, obj), name)
+            if other != name:
+                problems.append(
+                    (f"apps.{name}", f"its object {obj!r} collides with apps.{other} in namespace {app.namespace!r}")
+                )
+        for host in app.hosts:
+            other = seen_hosts.setdefault(host, name)
+            if other != name:
+                problems.append((f"apps.{name}.hosts", f"{host!r} is already routed by apps.{other}"))
+
+
+def parse(
+    values: Mapping[str, Any],
+    secret_keys: frozenset[str] = frozenset(),
+    slack_webhook_url: Any = None,
+) -> Settings:
+    """Parse a stack's config: keys as in `Pulumi.<stack>.yaml` (`istio-canary:apps`, `gcp:project`).
+
+    `secret_keys` names the keys stored as Pulumi secrets. Raises ConfigError listing every problem.
+    """
+    problems: list[tuple[str, str]] = []
+    ours = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(PROJECT + ":")}
+    for key in ours:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append((key, f"unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}"))
+
+    if "cluster" not in ours:
+        problems.append(("cluster", "required: set cluster.provider to gke or existing"))
+    sections = {key: _validate(model, ours.get(key), key, problems) for key, model in SECTIONS.items()}
+
+    gcp = None
+    if sections["cluster"] is not None:
+        gcp = _check_cluster(sections["cluster"], values, problems)
+
+    raw_apps = ours.get("apps", {})
+    apps: dict[str, App] = {}
+    if not isinstance(raw_apps, Mapping):
+        problems.append(("apps", "must be a mapping of app name to app"))
+    else:
+        for name, raw in raw_apps.items():
+            app = _parse_app(name, raw, problems)
+            if app is not None:
+                apps[name] = app
+        _check_across_apps(apps, problems)
+
+    has_webhook = "slackWebhookUrl" in ours
+    if has_webhook:
+        if f"{PROJECT}:slackWebhookUrl" not in secret_keys:
+            problems.append(
+                ("slackWebhookUrl", "must be a Pulumi secret: pulumi config set --secret slackWebhookUrl <url>")
+            )
+        notifications = sections["notifications"]
+        if notifications is not None and notifications.slack_channel is None:
+            problems.append(("notifications.slackChannel", "required when slackWebhookUrl is set (e.g. '#deploys')"))
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        cluster=sections["cluster"],
+        gcp=gcp,
+        platform=sections["platform"],
+        apps=apps,
+        delivery=sections["delivery"],
+        notifications=sections["notifications"],
+        has_slack_webhook=has_webhook,
+        slack_webhook_url=slack_webhook_url,
+    )
+
+
+def parse_stack_config(config: Mapping[str, Any] | None) -> Settings:
+    """Validate the `config:` mapping of a stack file; `secure:` values count as secrets."""
+    config = config or {}
+    secret_keys = frozenset(k for k, v in config.items() if isinstance(v, Mapping) and set(v) == {"secure"})
+    return parse(config, secret_keys)
