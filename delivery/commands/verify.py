@@ -13,11 +13,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from delivery.errors import ExitStatus, UsageError
 from delivery.plan import engine, render
-from delivery.plan.verify import Result, verify_plan
 from model.settings import ConfigError
+
+if TYPE_CHECKING:
+    from delivery.plan.verify import Result
 
 HELP = "render the stack's Helm charts and verify schemas, references and apply order of the whole cluster state"
 BUILD_DIR = engine.PROJECT_DIR / "build" / "preview"
@@ -39,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> ExitStatus:
     """Raises UsageError (a stack file or config key, or no schemas for the target version) and
     render.ChartUnavailable (exit 3); defects are the answer "no": exit 1."""
+    # Imported here: the checks need the dev requirements (kubernetes-validate, jsonschema), and
+    # every other command runs where only requirements.txt is installed (deploy, drift, images).
+    try:
+        from delivery.plan.verify import verify_plan
+    except ImportError as exc:
+        raise UsageError(f"verify needs the dev requirements: pip install -r requirements-dev.txt ({exc})") from None
+
     try:
         plan = engine.render(args.stack, stack_dir=args.stack_dir)
     except ConfigError as exc:

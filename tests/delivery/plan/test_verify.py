@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import reference_file
@@ -13,7 +15,7 @@ from conftest import reference_file
 from delivery.__main__ import main
 from delivery.plan import engine
 from delivery.plan.verify import verify_plan
-from tests.support.project import FIXTURES_DIR
+from tests.support.project import FIXTURES_DIR, PROJECT_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +89,32 @@ def test_command_exits_3_when_a_chart_is_neither_local_nor_reachable(tmp_path, c
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert _verify("dev", tmp_path / "out") == 3
     assert "flagger 0.0.1" in capsys.readouterr().err
+
+
+# What a runner with only requirements.txt (deploy, drift, images) lacks.
+_BLOCK_DEV_REQUIREMENTS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"jsonschema", "kubernetes_validate", "helm_python", "referencing"}:
+            raise ImportError(f"No module named {name!r}")
+sys.meta_path.insert(0, Block())
+from delivery.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_every_command_loads_without_the_dev_requirements_and_verify_says_what_it_needs(tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", _BLOCK_DEV_REQUIREMENTS, *args], cwd=PROJECT_DIR, capture_output=True, text=True
+        )
+
+    assert run("changed-stacks", "--help").returncode == 0
+    done = run("verify", "--stack", "dev", "--stack-dir", str(FIXTURES_DIR), "--out", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert "requirements-dev.txt" in done.stderr and "Traceback" not in done.stderr
 
 
 def _verify(stack: str, out) -> int:
