@@ -4,6 +4,7 @@
 PYTHON ?= python3
 STACK ?= dev
 VENV := venv
+STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
@@ -36,6 +37,7 @@ lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy over the co
 
 test: lint ## lint, then run the test suite
 	$(PY) -m pytest -q
+	for stack in $(STACKS); do $(PY) -m delivery verify --stack $$stack || exit 1; done
 
 bench: $(VENV)/.installed ## print preview time, import floor, resource count and blast radius for STACK
 	$(PY) bench/bench.py --stack $(STACK)

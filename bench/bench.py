@@ -82,6 +82,7 @@ def main() -> int:
         preview = median_seconds(
             [sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out]
         )
+        verify = median_seconds([sys.executable, "-m", "delivery", "verify", "--stack", args.stack, "--out", out])
     plan = engine.render(args.stack)
     # The floor imports exactly the third-party modules the preview ended up loading.
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in PACKAGES)
@@ -89,6 +90,8 @@ def main() -> int:
     chain = longest_chain(plan)
 
     print(f"offline preview ({args.stack}), median of {RUNS}: {preview:.2f} s")
+    # verify runs the same program, then renders every chart and checks the whole state (target: +5 s at most).
+    print(f"verify ({args.stack}), median of {RUNS}: {verify:.2f} s (adds {verify - preview:.2f} s to the preview)")
     print(f"import floor ({len(loaded)} modules the preview loads), median of {RUNS}: {floor:.2f} s")
     print(f"program time above the floor: {preview - floor:.2f} s")
     print(f"resources: {len(plan.resources)} ({sum(1 for r in plan.resources if r.get('custom'))} custom)")

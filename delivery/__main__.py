@@ -24,6 +24,7 @@ COMMANDS = {
     "upgrades": "delivery.commands.upgrades",
     "changed-stacks": "delivery.commands.changed_stacks",
     "autopilot": "delivery.commands.autopilot",
+    "verify": "delivery.commands.verify",
 }
 
 

@@ -188,9 +188,40 @@ def test_drift_is_a_refresh_preview_that_expects_no_changes():
     assert "pulumi refresh --preview-only --expect-no-changes" in refresh["run"]
 
 
+def test_pull_requests_verify_the_rendered_cluster_of_each_changed_stack():
+    doc = workflow("pull-request.yml")
+    review = doc["jobs"]["review"]["steps"]
+    install = next(s["run"] for s in review if s.get("run", "").startswith("python -m pip install"))
+    assert install == "python -m pip install -r requirements-dev.txt"  # helm-python-sdk, kubernetes-validate
+    verify = [s for s in review if "python -m delivery verify" in s.get("run", "")]
+    assert len(verify) == 1 and verify[0]["env"]["STACK"] == "${{ matrix.stack }}"
+    assert 'python -m delivery verify --stack "$STACK"' in verify[0]["run"] and "if" not in verify[0]
+
+
+def test_upgrade_prs_are_verified_before_they_are_opened():
+    # The PR is opened with the default token when AUTOMATION_PR_TOKEN is unset, and GitHub starts
+    # no pull-request.yml run for it: the new charts' verify must run in this job, and gate the PR.
+    job = workflow("upgrades.yml")["jobs"]["charts"]
+    names = [s.get("name") or s.get("uses") or s.get("run") for s in job["steps"]]
+    install = next(s["run"] for s in job["steps"] if s.get("run", "").startswith("python -m pip install"))
+    assert install == "python -m pip install -r requirements-dev.txt"
+    upgrade = next(i for i, s in enumerate(job["steps"]) if "python -m delivery upgrades" in s.get("run", ""))
+    verify = next(i for i, s in enumerate(job["steps"]) if "python -m delivery verify" in s.get("run", ""))
+    open_pr = next(
+        i for i, s in enumerate(job["steps"]) if s.get("uses", "").startswith("peter-evans/create-pull-request@")
+    )
+    assert upgrade < verify < open_pr, names
+    script = job["steps"][verify]["run"]
+    # Every stack file, each failure remembered, the job failing (so no PR) if any stack has a defect.
+    assert "for file in Pulumi.*.yaml" in script and 'python -m delivery verify --stack "$stack"' in script
+    assert "|| status=1" in script and script.rstrip().endswith('exit "$status"')
+    assert "if" not in job["steps"][open_pr]  # runs only when every earlier step succeeded
+    assert "if" not in job["steps"][verify]
+
+
 def test_workflows_call_only_existing_delivery_commands():
     used = {m for path in WORKFLOWS for m in re.findall(r"python -m delivery ([a-z-]+)", path.read_text())}
-    assert {"check", "diff", "changed-stacks", "upgrades", "status"} <= used
+    assert {"check", "diff", "changed-stacks", "upgrades", "status", "verify"} <= used
     assert used <= set(COMMANDS), used - set(COMMANDS)
 
 
