@@ -329,3 +329,42 @@ def test_e2e_moves_traffic_and_checks_each_split_then_always_deletes_the_cluster
     assert any("scripts/kind-up.sh" in run for run in runs)
     cleanup = job_steps[-1]
     assert cleanup["if"] == "always()" and cleanup["run"].strip() == "scripts/kind-down.sh"
+
+
+def _run_automerge_step(tmp_path: Path, automation_token: str) -> list[str]:
+    """Run autopilot's auto-merge step with a recording `gh`, as GitHub would with that secret."""
+    step = _step(workflow("autopilot.yml")["jobs"]["decide"], "Auto-merge a rollback")
+    calls = tmp_path / "gh-calls"
+    fake = tmp_path / "bin" / "gh"
+    fake.parent.mkdir(parents=True)
+    # The repository allows auto-merge: only the token decides whether the step merges.
+    fake.write_text(f'#!/bin/sh\necho "GH_TOKEN=$GH_TOKEN $*" >> {calls}\n[ "$1" = api ] && echo true\nexit 0\n')
+    fake.chmod(0o755)
+    secrets = {"secrets.AUTOMATION_PR_TOKEN": automation_token, "github.token": "default-github-token"}
+
+    def expression(match: re.Match) -> str:
+        # `a || b`: the first non-empty operand, as GitHub evaluates it.
+        operands = [secrets.get(o.strip(), o.strip()) for o in match.group(1).split("||")]
+        return next((o for o in operands if o), "")
+
+    env = {k: re.sub(r"\$\{\{(.*?)\}\}", expression, str(v)) for k, v in step["env"].items()}
+    done = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        env={"PATH": f"{fake.parent}:{os.environ['PATH']}", "GITHUB_REPOSITORY": "org/repo", **env, "NUMBER": "7"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_autopilot_auto_merges_a_rollback_only_with_a_token_whose_merge_starts_the_deploy(tmp_path):
+    # A merge made with the default GITHUB_TOKEN (auto-merge enabled by github-actions[bot]) starts
+    # no workflow run: deploy.yml never runs and the rollback sits in Git, not in the cluster
+    # (docs.github.com "Triggering a workflow from a workflow"; peter-evans/create-pull-request
+    # docs/concepts-guidelines.md "Triggering further workflow runs"; dependabot/fetch-metadata#111).
+    assert not any(" pr merge " in call for call in _run_automerge_step(tmp_path / "unset", ""))
+    calls = _run_automerge_step(tmp_path / "set", "automation-token")
+    merges = [call for call in calls if " pr merge 7 --auto" in call]
+    assert merges and all(call.startswith("GH_TOKEN=automation-token ") for call in calls)
