@@ -249,6 +249,16 @@ def test_autopilot_runs_every_10_minutes_and_on_demand_one_run_per_stack_at_a_ti
     assert _step(job, "actions/checkout@")["with"]["fetch-depth"] == 0
 
 
+def test_autopilot_holds_while_a_deploy_has_not_applied_the_last_merge():
+    job = workflow("autopilot.yml")["jobs"]["stacks"]
+    assert job["permissions"]["actions"] == "read"
+    pick = _step(job, "Every deployed stack")["run"]
+    assert "gh run list" in pick and "--workflow deploy.yml" in pick and 'select(.status != "completed")' in pick
+    # The hold empties the matrix: no stack is judged, the decide job does not run.
+    assert 'echo "stacks=[]"' in pick
+    assert workflow("autopilot.yml")["jobs"]["decide"]["if"] == "needs.stacks.outputs.stacks != '[]'"
+
+
 def test_autopilot_reaches_the_cluster_over_its_dns_endpoint_with_the_gke_auth_plugin():
     job = workflow("autopilot.yml")["jobs"]["decide"]
     setup = _step(job, "google-github-actions/setup-gcloud@")
