@@ -201,6 +201,9 @@ class GkeCluster(pulumi.ComponentResource):
                     allow_external_traffic=True,
                 ),
             ),
+            # Always set: without the block the IP endpoint accepts every source address. An
+            # empty list closes the IP endpoint to all but Google's own ranges; the DNS endpoint
+            # above, gated by IAM, is then the only way in.
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[
                     gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
@@ -208,9 +211,7 @@ class GkeCluster(pulumi.ComponentResource):
                     )
                     for i, c in enumerate(cfg.master_authorized_networks)
                 ],
-            )
-            if cfg.master_authorized_networks
-            else None,
+            ),
             deletion_protection=cfg.deletion_protection,
             opts=pulumi.ResourceOptions(
                 parent=self,

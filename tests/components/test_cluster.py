@@ -183,3 +183,14 @@ def test_cluster_settings_flow_into_the_plan(render_config):
     assert gke["releaseChannel"] == {"channel": "STABLE"} and gke["deletionProtection"] is False
     assert "privateClusterConfig" not in gke
     assert not plan.of_type("gcp:compute/firewall:Firewall") and not plan.of_type("gcp:compute/routerNat:RouterNat")
+
+
+def test_public_nodes_without_authorized_networks_leave_the_ip_endpoint_closed(render_config):
+    # Without the block GKE's IP endpoint accepts any source; with an empty list it accepts none,
+    # and the IAM-gated DNS endpoint stays the way in.
+    def public_without_networks(config):
+        config["istio-canary:cluster"].update(privateNodes=False, masterAuthorizedNetworks=[])
+
+    gke = render_config(public_without_networks).of_type(CLUSTER)[0]["inputs"]
+    assert gke["masterAuthorizedNetworksConfig"].get("cidrBlocks", []) == []
+    assert gke["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is True
