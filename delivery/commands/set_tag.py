@@ -22,7 +22,7 @@ HELP = "set the image tag of a weighted app's side, or of a Flagger app"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument("app", metavar="APP", help="an app of the stack (apps.<APP>)")
     parser.add_argument("tag", metavar="TAG", help="the new image tag (e.g. 6.14.2, or a sha256: digest without track)")
     parser.add_argument(

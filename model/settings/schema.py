@@ -31,6 +31,7 @@ from model.settings.fields import (
     Weight,
 )
 from model.versions import Track
+from model import weights
 
 # Namespaces the platform owns; an app placed there would share them with istiod or Prometheus.
 RESERVED_NAMESPACES = frozenset({"istio-system", "monitoring", "kube-system", "kube-public", "kube-node-lease"})
@@ -163,7 +164,7 @@ class WeightedApp(_AppModel):
         total = self.weights.ga + self.weights.canary
         if total != 100:
             problems.append(
-                ("weights", f"ga {self.weights.ga} + canary {self.weights.canary} = {total}; weights must sum to 100")
+                ("weights", f"{weights.split(self.weights.ga, self.weights.canary)} sum to {total}; they must sum to 100")
             )
         if "*" in self.hosts:
             # Its one VirtualService is also bound to the `mesh` gateway, where Istio rejects '*'.

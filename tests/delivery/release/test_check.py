@@ -124,7 +124,7 @@ def test_a_new_stack_is_checked_without_a_base(repo, check):
     [
         ("no-such-ref", "dev", None, "--base 'no-such-ref' is not a commit"),
         ("main", "prod", None, "no stack file Pulumi.prod.yaml"),
-        ("main", "dev", weights(80, 30), "apps.podinfo.weights: ga 80 + canary 30 = 110"),
+        ("main", "dev", weights(80, 30), "apps.podinfo.weights: GA 80 / canary 30 sum to 110"),
     ],
 )
 def test_bad_ref_missing_file_or_invalid_config_exit_2(repo, check, base, stack, change, message):
