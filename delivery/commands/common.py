@@ -14,7 +14,6 @@ from ruamel.yaml.comments import CommentedMap
 from delivery import stack
 from delivery.errors import ExitStatus
 
-
 # The stack every command works on unless told otherwise: the GKE stack a release PR edits, as
 # `make STACK=...` defaults too. One default for every command, so `--stack` can be left out anywhere.
 DEFAULT_STACK = "dev"

@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> ExitStatus:
         raise UsageError(f"{filename} does not exist at {args.base!r}: the stack is new, nothing to diff against")
     sides = (f"{filename} at {args.base}", filename)
     # Invalid config fails here, in a second, before any render starts.
-    old_settings, new_settings = (stack.parse_settings(c, s) for c, s in zip((old_config, new_config), sides))
+    old_settings, new_settings = (
+        stack.parse_settings(c, s) for c, s in zip((old_config, new_config), sides, strict=True)
+    )
     try:
         with progress.step(f"diff {args.stack}: render {args.base} and the work tree offline, in parallel") as step:
             old_plan, new_plan = render_all([(args.stack, old_config), (args.stack, new_config)], project_dir)

@@ -16,8 +16,9 @@ from ruamel.yaml.comments import CommentedMap
 from delivery import stack
 from delivery.commands import common
 from delivery.errors import ExitStatus
+from model import weights
 
-HELP = "when the canary holds 100: GA takes its tag and track, weights back to 100/0"
+HELP = "when the canary holds 100: GA takes its tag and track, the split goes back to GA 100 / canary 0"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +30,10 @@ def run(args: argparse.Namespace) -> ExitStatus:
     def mutate(config: CommentedMap) -> list[str]:
         path = f"apps.{args.app}"
         app = stack.require_weighted(config, args.app, "finalize")
-        weights = stack.sub_mapping(app, "weights", path)
-        if weights.get("canary") != 100:
+        split = stack.sub_mapping(app, "weights", path)
+        if split.get("canary") != 100:
             raise stack.StackFileError(
-                f"{path}.weights.canary is {weights.get('canary')}: finalize needs the canary at 100 "
+                f"{path}.weights.canary is {split.get('canary')}: finalize needs the canary at 100 "
                 f"(python -m delivery promote --stack {args.stack} {args.app} --canary 100, merged and deployed)"
             )
         ga = stack.sub_mapping(app, "ga", path)
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
             lines.append(f"{path}.ga.track: {ga['track']} removed (the canary has none)")
             del ga["track"]
         stack.set_weights(app, args.app, 0)
-        lines.append(f"{path}.weights: ga 0 -> 100, canary 100 -> 0")
+        lines.append(f"{path}.weights: {weights.shift((0, 100), (100, 0))}")
         return lines
 
     return common.apply(args, mutate)

@@ -1,4 +1,4 @@
-"""Shift traffic of a weighted app to its canary: weights become 100-N (GA) and N (canary).
+"""Shift traffic of a weighted app to its canary: the split becomes GA 100-N / canary N.
 
     python -m delivery promote --stack dev podinfo --canary 60
     python -m delivery promote --stack dev podinfo --step          # + delivery.maxWeightStep, at most 100
@@ -20,6 +20,7 @@ from delivery import stack
 from delivery.commands import common
 from delivery.errors import DeliveryError, ExitStatus, UsageError
 from delivery.release import gate
+from model import weights
 from model.settings import WeightedApp
 
 HELP = "raise (or set) a weighted app's canary weight, optionally behind the promotion gate"
@@ -79,6 +80,6 @@ def run(args: argparse.Namespace) -> ExitStatus:
 
     def mutate(config: CommentedMap) -> list[str]:
         stack.set_weights(stack.require_weighted(config, args.app, "promote"), args.app, new)
-        return [f"apps.{args.app}.weights: ga {100 - old} -> {100 - new}, canary {old} -> {new}"]
+        return [f"apps.{args.app}.weights: {weights.shift((100 - old, old), (100 - new, new))}"]
 
     return common.apply(args, mutate)

@@ -30,8 +30,8 @@ def _split(split: tuple[int, int] | None) -> str:
 
 def to_markdown(diff: PlanDiff, stack: str, base: str, traffic: list[TrafficChange] | None = None) -> str:
     lines = [f"### Plan diff for stack `{stack}`: `{base}` → work tree", ""]
-    for change in traffic or []:
-        lines.append(f"**Traffic** `{change.app}`: {_split(change.old)} → {_split(change.new)}  ")
+    for split in traffic or []:
+        lines.append(f"**Traffic** `{split.app}`: {_split(split.old)} → {_split(split.new)}  ")
     if traffic:
         lines.append("")
     summary = (

@@ -125,8 +125,25 @@ def test_diff_json_is_one_document_with_stable_keys(repo):
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)  # stdout is only the JSON document
     assert (doc["schema"], doc["version"]) == ("istio-canary/diff", 1)
-    assert set(doc) == {"schema", "version", "stack", "base", "traffic", "summary", "added", "removed", "changed", "outputs"}
-    assert doc["summary"] == {"change": 1, "replace": 0, "add": 0, "remove": 0, "unchanged": doc["summary"]["unchanged"]}
+    assert set(doc) == {
+        "schema",
+        "version",
+        "stack",
+        "base",
+        "traffic",
+        "summary",
+        "added",
+        "removed",
+        "changed",
+        "outputs",
+    }
+    assert doc["summary"] == {
+        "change": 1,
+        "replace": 0,
+        "add": 0,
+        "remove": 0,
+        "unchanged": doc["summary"]["unchanged"],
+    }
     assert isinstance(doc["summary"]["unchanged"], int) and doc["summary"]["unchanged"] > 0
     assert doc["traffic"] == [{"app": "podinfo", "old": {"ga": 90, "canary": 10}, "new": {"ga": 80, "canary": 20}}]
     [vs] = doc["changed"]
