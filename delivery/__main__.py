@@ -23,6 +23,7 @@ COMMANDS = {
     "finalize": "delivery.commands.finalize",
     "set-tag": "delivery.commands.set_tag",
     "check": "delivery.commands.check",
+    "graph": "delivery.commands.graph",
     "upgrades": "delivery.commands.upgrades",
     "changed-stacks": "delivery.commands.changed_stacks",
 }

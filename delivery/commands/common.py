@@ -53,6 +53,16 @@ def add_stack_arguments(parser: argparse.ArgumentParser, dry_run: bool = False, 
         parser.add_argument("--dry-run", action="store_true", help="print the unified diff instead of writing the file")
 
 
+def add_stack_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)",
+    )
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",

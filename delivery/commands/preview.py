@@ -57,13 +57,7 @@ def tree_lines(plan: engine.Plan) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
-    parser.add_argument(
-        "--stack-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)",
-    )
+    common.add_stack_dir(parser)
     parser.add_argument(
         "--out", type=Path, default=None, help="output directory (default: <project>/build/preview/<stack>)"
     )
