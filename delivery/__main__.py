@@ -1,9 +1,11 @@
-"""`python -m delivery <command>`: offline preview, plan diff, policy check and stack-file edits."""
+"""`istio-canary <command>` (or `python -m delivery <command>`): offline preview, plan diff and graph,
+policy check, release status, checks and stack-file edits."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except DeliveryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.status)
+    except BrokenPipeError:
+        # `istio-canary status | head`: the reader left; not an error of ours (Python docs, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
