@@ -7,11 +7,17 @@ PY := $(VENV)/bin/python
 
 .PHONY: preview lint test bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+# The install also builds venv/bin/istio-canary (an editable install: it runs this checkout's code).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@echo "… install: $(VENV) from requirements-dev.txt, then the istio-canary command (a minute on a fresh machine)"
+	@start=$$(date +%s); \
+	  { test -x $(PY) || $(PYTHON) -m venv $(VENV); } && \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet -r requirements-dev.txt && \
+	  PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . && \
+	  echo "✓ install: done ($$(( $$(date +%s) - start )) s): $(VENV)/bin/istio-canary" || \
+	  { echo "✗ install: failed after $$(( $$(date +%s) - start )) s" >&2; exit 1; }
+	@touch $@
 
 preview: $(VENV)/.installed
 	$(PY) -m delivery preview --stack $(STACK)
