@@ -4,7 +4,7 @@
   third-party modules, the part no change to this program can remove), run in pairs, one after
   the other, so both see the same machine load: each figure's min/median/max, and the ratio
   preview/floor per pair (a difference of two medians goes negative on a noisy machine);
-- `diff` wall time (its two renders run in parallel processes) against one preview;
+- `diff` wall time (two renders in one process: imports are paid once) against one preview;
 - resource count and the longest dependency chain (dependencies and provider edges), which
   bounds how long a first `pulumi up` must wait in sequence;
 - blast radius of the two everyday PRs: a weight edit and a canary tag edit, and of each weights
@@ -109,7 +109,7 @@ def main() -> int:
     print(f"offline preview ({args.stack}): {spread(previews)}")
     print(f"import floor ({len(loaded)} modules the preview loads), interleaved: {spread(floors)}")
     print(f"preview / floor, per pair: {spread(ratios, 'x')}")
-    print(f"diff --base HEAD (two renders in parallel): {spread(diffs)}")
+    print(f"diff --base HEAD (two renders, one process): {spread(diffs)}")
     print(f"resources: {len(plan.resources)} ({sum(1 for r in plan.resources if r.get('custom'))} custom)")
     print(f"longest dependency chain: {len(chain)} resources")
     for r in chain:

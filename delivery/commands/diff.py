@@ -5,9 +5,9 @@
 
 The stack file `Pulumi.<stack>.yaml` is read twice: as of `--base` (`git show REF:...`)
 and as it is in the work tree. Both configs are rendered offline with the program code
-of the WORK TREE, so the diff shows what the config edit does, not what code edits do; the two
-renders run in parallel, one process each. It lists the traffic splits that change, the
-resources added, removed and changed, and for each change the input paths with old -> new
+of the WORK TREE, so the diff shows what the config edit does, not what code edits do. It
+lists the traffic splits that change, the resources added, removed and changed, and for each
+change the input paths with old -> new
 values. Secrets are never printed: plans carry them as "[secret]". Progress goes to stderr.
 """
 
@@ -21,7 +21,7 @@ from delivery.commands import common
 from delivery.errors import ExitStatus, UsageError
 from delivery.plan.diff import compare, traffic_changes
 from delivery.plan.markdown import to_markdown
-from delivery.plan.parallel import RenderFailed, render_all
+from model.settings import ConfigError
 
 HELP = "plan diff of a stack between a git ref and the work tree (Markdown or --json)"
 JSON_VERSION = 1
@@ -51,13 +51,19 @@ def run(args: argparse.Namespace) -> ExitStatus:
     old_settings, new_settings = (
         stack.parse_settings(c, s) for c, s in zip((old_config, new_config), sides, strict=True)
     )
-    try:
-        with progress.step(f"diff {args.stack}: render {args.base} and the work tree offline, in parallel") as step:
-            old_plan, new_plan = render_all([(args.stack, old_config), (args.stack, new_config)], project_dir)
-            diff = compare(old_plan, new_plan)
-            step.result = f"{len(diff.changed)} to change, {len(diff.added)} to add, {len(diff.removed)} to remove"
-    except RenderFailed as exc:
-        raise UsageError(f"{sides[exc.index]}: {exc}") from None
+    # One process, one side after the other: imports cost ~80% of a render and cannot be shared
+    # across processes, so two processes measured 1.5-3x slower (`make bench` prints the diff time).
+    from delivery.plan import engine  # loads Pulumi: not for `--help`
+
+    plans = []
+    with progress.step(f"diff {args.stack}: render {args.base} and the work tree offline") as step:
+        for side, config in zip(sides, (old_config, new_config), strict=True):
+            try:
+                plans.append(engine.render(args.stack, config, project_dir=project_dir))
+            except ConfigError as exc:
+                raise UsageError(f"{side}: {exc}") from None
+        diff = compare(*plans)
+        step.result = f"{len(diff.changed)} to change, {len(diff.added)} to add, {len(diff.removed)} to remove"
     traffic = traffic_changes(old_settings, new_settings)
     if args.json:
         body = {"stack": args.stack, "base": args.base, "traffic": [t.to_json() for t in traffic], **diff.to_json()}

@@ -115,7 +115,7 @@ def test_diff_names_the_traffic_split_in_words(dev_diff):
 
 
 def test_diff_reports_progress_on_stderr_only(dev_diff):
-    assert "diff dev: render HEAD and the work tree offline, in parallel" in dev_diff.stderr
+    assert "diff dev: render HEAD and the work tree offline" in dev_diff.stderr
     assert "1 to change, 0 to add, 0 to remove (" in dev_diff.stderr
     assert "render HEAD" not in dev_diff.stdout and "\033[" not in dev_diff.stderr  # not a terminal: no colour
 
