@@ -4,6 +4,7 @@
   third-party modules, the part no change to this program can remove), run in pairs, one after
   the other, so both see the same machine load: each figure's min/median/max, and the ratio
   preview/floor per pair (a difference of two medians goes negative on a noisy machine);
+- `verify` wall time beside the preview's (it renders every chart and checks the state);
 - `diff` wall time (two renders in one process: imports are paid once) against one preview;
 - resource count and the longest dependency chain (dependencies and provider edges), which
   bounds how long a first `pulumi up` must wait in sequence;
@@ -33,6 +34,7 @@ from model.versions import Version  # noqa: E402
 PACKAGES = ("pulumi", "pulumi_gcp", "pulumi_kubernetes", "pulumi_random", "pulumi_policy", "pydantic", "yaml")
 RUNS = 7
 DIFF_RUNS = 3
+VERIFY_RUNS = 3
 
 
 def seconds(cmd: list[str]) -> float:
@@ -99,6 +101,10 @@ def main() -> int:
                 previews.append(seconds(preview_cmd))
                 floors.append(seconds(floor_cmd))
             step.result = f"preview median {statistics.median(previews):.2f} s"
+        verify_cmd = [sys.executable, "-m", "delivery", "verify", "--stack", args.stack, "--out", out]
+        with progress.step(f"bench: {VERIFY_RUNS} verify runs of {args.stack}") as step:
+            verifies = [seconds(verify_cmd) for _ in range(VERIFY_RUNS)]
+            step.result = f"median {statistics.median(verifies):.2f} s"
     diff_cmd = [sys.executable, "-m", "delivery", "diff", "--stack", args.stack, "--base", "HEAD"]
     with progress.step(f"bench: {DIFF_RUNS} diffs of {args.stack}") as step:
         diffs = [seconds(diff_cmd) for _ in range(DIFF_RUNS)]
@@ -109,6 +115,12 @@ def main() -> int:
     print(f"offline preview ({args.stack}): {spread(previews)}")
     print(f"import floor ({len(loaded)} modules the preview loads), interleaved: {spread(floors)}")
     print(f"preview / floor, per pair: {spread(ratios, 'x')}")
+    # verify runs the same program, then renders every chart and checks the whole state (target: +5 s at most).
+    verify_median = statistics.median(verifies)
+    print(
+        f"verify ({args.stack}): {spread(verifies)} "
+        f"(adds {verify_median - statistics.median(previews):.2f} s to the preview's median)"
+    )
     print(f"diff --base HEAD (two renders, one process): {spread(diffs)}")
     print(f"resources: {len(plan.resources)} ({sum(1 for r in plan.resources if r.get('custom'))} custom)")
     print(f"longest dependency chain: {len(chain)} resources")

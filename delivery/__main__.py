@@ -28,6 +28,8 @@ COMMANDS = {
     "graph": "delivery.commands.graph",
     "upgrades": "delivery.commands.upgrades",
     "changed-stacks": "delivery.commands.changed_stacks",
+    "autopilot": "delivery.commands.autopilot",
+    "verify": "delivery.commands.verify",
 }
 
 

@@ -1,4 +1,5 @@
-"""Reading the repository at a git ref: what `check`, `diff` and `changed-stacks` compare against."""
+"""Reading the repository at a git ref: what `check`, `diff` and `changed-stacks` compare against,
+and the history `autopilot` measures bake time with."""
 
 from __future__ import annotations
 
@@ -29,3 +30,23 @@ def file_at(project_dir: Path, ref: str, filename: str) -> str | None:
     require_commit(project_dir, ref)
     shown = git(project_dir, "show", f"{ref}:./{filename}")
     return shown.stdout if shown.returncode == 0 else None
+
+
+def is_shallow(project_dir: Path) -> bool:
+    return git(project_dir, "rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+
+
+def commits_changing(project_dir: Path, ref: str, filename: str) -> list[tuple[str, int]]:
+    """(sha, committer time) of each commit on `ref`'s first-parent line that changed `filename`
+    (relative to `project_dir`), newest first.
+
+    First parent only: on a base branch that is the merge (or squash) commit, whose committer
+    time is when the change landed, not when its pull request was written. Between two listed
+    commits the file does not change, so the file at one listed commit is the file at the parent
+    of the newer one.
+    """
+    require_commit(project_dir, ref)
+    shown = git(project_dir, "log", "--first-parent", "--format=%H %ct", ref, "--", f"./{filename}")
+    if shown.returncode:
+        raise UsageError(f"git log {ref} -- {filename} failed: {shown.stderr.strip()}")
+    return [(sha, int(when)) for sha, when in (line.split() for line in shown.stdout.splitlines() if line.strip())]

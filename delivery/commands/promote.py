@@ -1,4 +1,4 @@
-"""Shift traffic of a weighted app to its canary: the split becomes GA 100-N / canary N.
+"""Shift traffic of a weighted app to its canary: weights become 100-N (GA) and N (canary).
 
     python -m delivery promote --stack dev podinfo --canary 60
     python -m delivery promote --stack dev podinfo --step          # + delivery.maxWeightStep, at most 100
@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ruamel.yaml.comments import CommentedMap
-
 from delivery import stack
 from delivery.commands import common
 from delivery.errors import DeliveryError, ExitStatus, UsageError
-from delivery.release import gate
-from model import weights
+from delivery.release import gate, steps
 from model.settings import WeightedApp
 
 HELP = "raise (or set) a weighted app's canary weight, optionally behind the promotion gate"
@@ -78,8 +75,4 @@ def run(args: argparse.Namespace) -> ExitStatus:
     elif args.prometheus:
         print(f"promotion gate skipped: the canary weight does not rise ({old} -> {new})")
 
-    def mutate(config: CommentedMap) -> list[str]:
-        stack.set_weights(stack.require_weighted(config, args.app, "promote"), args.app, new)
-        return [f"apps.{args.app}.weights: {weights.shift((100 - old, old), (100 - new, new))}"]
-
-    return common.apply(args, mutate)
+    return common.apply(args, lambda config: steps.set_canary(config, args.app, new))

@@ -1,4 +1,4 @@
-"""Send all of a weighted app's traffic back to GA: GA 100 / canary 0.
+"""Send all of a weighted app's traffic back to GA: canary weight 0, GA 100.
 
     python -m delivery rollback --stack dev podinfo
 
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from ruamel.yaml.comments import CommentedMap
-
-from delivery import stack
 from delivery.commands import common
 from delivery.errors import ExitStatus
-from model import weights
+from delivery.release import steps
 
 HELP = "set a weighted app's canary weight to 0 (all traffic to GA)"
 
@@ -26,11 +23,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
-    def mutate(config: CommentedMap) -> list[str]:
-        app = stack.require_weighted(config, args.app, "rollback")
-        old = stack.sub_mapping(app, "weights", f"apps.{args.app}")
-        before = (old.get("ga"), old.get("canary"))
-        stack.set_weights(app, args.app, 0)
-        return [f"apps.{args.app}.weights: {weights.shift(before, (100, 0))}"]
-
-    return common.apply(args, mutate)
+    return common.apply(args, lambda config: steps.rollback(config, args.app))

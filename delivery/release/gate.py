@@ -42,6 +42,9 @@ class GateResult:
     canary: SideMetrics
     ga: SideMetrics
     reasons: tuple[str, ...] = ()
+    # False when a failure only means "nothing to judge" (no traffic or no latency histogram on a
+    # side), not "the canary is worse": autopilot holds then, and rolls back only on a judged fail.
+    judged: bool = True
 
 
 def check_window(window: str) -> str:
@@ -93,8 +96,9 @@ def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str
             )
 
     passed = not reasons
+    judged = canary.has_traffic and ga.has_traffic and canary.p99 is not None and ga.p99 is not None
     report = _report(app_name, app, prometheus_url, window, canary, ga, delta, ratio, reasons)
-    return GateResult(passed=passed, report=report, canary=canary, ga=ga, reasons=tuple(reasons))
+    return GateResult(passed=passed, report=report, canary=canary, ga=ga, reasons=tuple(reasons), judged=judged)
 
 
 def _value(prometheus_url: str, query: str) -> float | None:

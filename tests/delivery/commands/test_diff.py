@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from delivery.plan.diff import compare
-from tests.support.project import FIXTURES_DIR, PROGRAM, PROJECT_DIR
+from tests.support.project import copy_program
 from tests.support.project import git as _git
 
 pytestmark = pytest.mark.slow  # renders twice per run, in subprocesses
@@ -29,14 +29,7 @@ def repo(tmp_path_factory) -> Path:
     if shutil.which("git") is None:
         pytest.skip("git not found: apt-get install git")
     root = tmp_path_factory.mktemp("repo")
-    for name in PROGRAM:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy(source, root / name)
-    dev = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
-    (root / "Pulumi.dev.yaml").write_text(dev)
+    dev = (copy_program(root) / "Pulumi.dev.yaml").read_text()
     (root / "Pulumi.broken.yaml").write_text(dev)
     _git(root, "init", "-q")
     _git(root, "add", ".")
