@@ -20,11 +20,17 @@ help: ## list the targets and the variables they read
 	@echo "  STACK      the stack file Pulumi.<STACK>.yaml that preview and bench read (default dev, now $(STACK))"
 	@echo "  PYTHON     the interpreter that creates ./venv (default python3, now $(PYTHON))"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+# The install also builds venv/bin/istio-canary (an editable install: it runs this checkout's code).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@echo "… install: $(VENV) from requirements-dev.txt, then the istio-canary command (a minute on a fresh machine)"
+	@start=$$(date +%s); \
+	  { test -x $(PY) || $(PYTHON) -m venv $(VENV); } && \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet -r requirements-dev.txt && \
+	  PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . && \
+	  echo "✓ install: done ($$(( $$(date +%s) - start )) s): $(VENV)/bin/istio-canary" || \
+	  { echo "✗ install: failed after $$(( $$(date +%s) - start )) s" >&2; exit 1; }
+	@touch $@
 
 preview: $(VENV)/.installed ## offline preview of STACK: resource tree, policies, build/preview/STACK/
 	$(PY) -m delivery preview --stack $(STACK)
@@ -39,7 +45,7 @@ test: lint ## lint, then run the test suite
 	$(PY) -m pytest -q
 	for stack in $(STACKS); do $(PY) -m delivery verify --stack $$stack || exit 1; done
 
-bench: $(VENV)/.installed ## print preview time, import floor, resource count and blast radius for STACK
+bench: $(VENV)/.installed ## preview vs import floor (interleaved: spread, ratio), verify and diff time, blast radius for STACK
 	$(PY) bench/bench.py --stack $(STACK)
 
 kind-up: ## create (or reuse) the kind cluster of the local stack, gateway on 127.0.0.1:8080

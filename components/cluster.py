@@ -7,12 +7,17 @@ uses, and `kubeconfig` is a Pulumi secret.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pulumi
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from model.settings import Cluster, Gcp
+
+if TYPE_CHECKING:
+    # The GCP SDK is imported where a GKE cluster is built, not here: it is the largest package the
+    # program loads (a second or more of imports), and a stack on an existing cluster never uses it.
+    import pulumi_gcp as gcp
 
 # VPC-native address plan. Pods and Services get secondary ranges of the node subnet;
 # the control plane of a private cluster gets a /28 peered into the VPC.
@@ -94,6 +99,8 @@ class GkeCluster(pulumi.ComponentResource):
     """Network -> subnet -> cluster -> node pool -> Kubernetes provider."""
 
     def __init__(self, name: str, cfg: Cluster, project: Gcp, opts: pulumi.ResourceOptions | None = None):
+        import pulumi_gcp as gcp
+
         super().__init__("istio-canary:cluster:GkeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         location = cfg.location or project.region

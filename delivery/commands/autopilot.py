@@ -30,8 +30,7 @@ HELP = "decide each weighted app's next step (hold/promote/finalize/rollback) an
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    common.add_project_dir(parser)
+    common.add_stack_arguments(parser)
     parser.add_argument(
         "--prometheus",
         metavar="URL",
@@ -46,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--write", action="store_true", help="edit the stack file and print a pull-request title and body"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document (keys in the README)")
+    common.add_json(parser)
 
 
 def run(args: argparse.Namespace) -> ExitStatus:

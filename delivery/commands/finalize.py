@@ -19,7 +19,7 @@ HELP = "when the canary holds 100: GA takes its tag and track, weights back to 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
 
 

@@ -10,23 +10,27 @@ import argparse
 import json
 from pathlib import Path
 
+from delivery.commands import common
 from delivery.commands.common import print_violations
 from delivery.errors import ExitStatus, UsageError
-from delivery.plan import policy_runner
 
 HELP = "check a recorded plan.json against the policy pack"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_stack_arguments(parser)
     parser.add_argument(
         "--plan",
-        required=True,
         type=Path,
-        help="a plan.json written by `python -m delivery preview` (build/preview/<stack>/plan.json)",
+        help="a plan.json written by `istio-canary preview` (default: <project>/build/preview/<stack>/plan.json)",
     )
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
+    from delivery.plan import policy_runner  # loads pulumi_policy: not for `--help`
+
+    if args.plan is None:
+        args.plan = Path(args.project_dir) / "build" / "preview" / args.stack / "plan.json"
     try:
         plan = json.loads(args.plan.read_text())
     except FileNotFoundError:
@@ -41,5 +45,5 @@ def run(args: argparse.Namespace) -> ExitStatus:
     violations = policy_runner.evaluate(plan)
     print_violations(violations)
     mandatory = sum(v["level"] == "mandatory" for v in violations)
-    print(f"policy: {len(violations)} violation(s), {mandatory} mandatory, over {len(plan['resources'])} resources")
+    print(f"{policy_runner.summary(violations)}, over {len(plan['resources'])} resources")
     return ExitStatus.FAILED if mandatory else ExitStatus.OK

@@ -24,7 +24,7 @@ HELP = "raise (or set) a weighted app's canary weight, optionally behind the pro
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument(

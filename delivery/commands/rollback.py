@@ -18,7 +18,7 @@ HELP = "set a weighted app's canary weight to 0 (all traffic to GA)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
 
 

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from delivery import progress
+from delivery.commands import common
 from delivery.errors import ExitStatus, UsageError
 from delivery.plan import engine, render
 from model.settings import ConfigError
@@ -23,19 +25,14 @@ if TYPE_CHECKING:
     from delivery.plan.verify import Result
 
 HELP = "render the stack's Helm charts and verify schemas, references and apply order of the whole cluster state"
-BUILD_DIR = engine.PROJECT_DIR / "build" / "preview"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    common.add_stack_arguments(parser)
+    common.add_stack_dir(parser)
     parser.add_argument(
-        "--stack-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)",
+        "--out", type=Path, default=None, help="output directory (default: <project>/build/preview/<stack>)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default: build/preview/<stack>)")
     parser.add_argument("--verbose", action="store_true", help="also list every validated object, reference and edge")
 
 
@@ -49,16 +46,20 @@ def run(args: argparse.Namespace) -> ExitStatus:
     except ImportError as exc:
         raise UsageError(f"verify needs the dev requirements: pip install -r requirements-dev.txt ({exc})") from None
 
+    project_dir = Path(args.project_dir)
     try:
-        plan = engine.render(args.stack, stack_dir=args.stack_dir)
+        with progress.step(
+            f"verify {args.stack}: run the program offline, render every chart, check the state"
+        ) as step:
+            plan = engine.render(args.stack, project_dir=project_dir, stack_dir=args.stack_dir)
+            result = verify_plan(plan.resources)
+            step.result = f"{len(result.objects)} objects, {len(result.report.defects)} defects"
     except ConfigError as exc:
         raise UsageError(f"Pulumi.{args.stack}.yaml: {exc}") from None
-    try:
-        result = verify_plan(plan.resources)
     except LookupError as exc:  # kubernetes-validate ships no schemas for the target version
         raise UsageError(str(exc)) from None
 
-    out_dir = args.out or BUILD_DIR / args.stack
+    out_dir = args.out or project_dir / "build" / "preview" / args.stack
     out_dir.mkdir(parents=True, exist_ok=True)
     render.write_rendered(result.rendered, out_dir / "rendered")
     (out_dir / "verify.json").write_text(json.dumps(_report_json(args.stack, result), indent=2) + "\n")

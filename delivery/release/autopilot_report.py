@@ -10,6 +10,7 @@ from typing import Any
 from delivery.release import gate
 from delivery.release.autopilot import FINALIZE, ROLLBACK, Decision, Run
 from delivery.release.autopilot import human as human_duration
+from model import weights
 from model.settings import Delivery
 
 AUTOMERGE_LABEL = "automerge"
@@ -28,7 +29,14 @@ def redact(url: str | None) -> str | None:
 
 
 def _step(d: Decision) -> str:
+    """A commit title's short form: `10 -> 60`, after the word `canary`."""
     return f"{d.canary_from} -> {d.canary_to}" if d.canary_to != d.canary_from else str(d.canary_from)
+
+
+def _split(d: Decision) -> str:
+    """The PR table's split in the one notation (`GA 90 / canary 10 -> GA 40 / canary 60`)."""
+    before, after = (100 - d.canary_from, d.canary_from), (100 - d.canary_to, d.canary_to)
+    return weights.shift(before, after) if after != before else weights.split(*before)
 
 
 def title(run: Run) -> str:
@@ -78,13 +86,13 @@ def body(run: Run) -> str:
         f"`python -m delivery autopilot` for stack `{run.stack}`, decided {_when(run.decided_at)} "
         f"on `{run.base}` ({run.base_commit[:12]}). Steps {list(delivery.steps)}, bake time {delivery.bake_time}.",
         "",
-        "| app | action | canary weight | bake time observed / required | step started by |",
+        "| app | action | traffic | bake time observed / required | step started by |",
         "|---|---|---|---|---|",
     ]
     for d in run.decisions:
         observed = "-" if d.bake_observed is None else human_duration(d.bake_observed)
         started = f"{d.step.commit[:12]} ({_when(d.step.committed_at)})" if d.step else "-"
-        lines.append(f"| {d.app} | **{d.action}** | {_step(d)} | {observed} / {delivery.bake_time} | {started} |")
+        lines.append(f"| {d.app} | **{d.action}** | {_split(d)} | {observed} / {delivery.bake_time} | {started} |")
     for d in run.decisions:
         lines += ["", f"### {d.app}: {d.action}", "", d.reason + "."]
         if d.gate is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from delivery import stack
+from model import weights
 from model.settings import Settings, WeightedApp
 from model.versions import Track, TrackError
 
@@ -95,7 +96,7 @@ def _weighted(name: str, old: Any, new: WeightedApp, step: int, new_stack: bool)
         return (
             []
             if new_stack
-            else [Finding(OK, f"{path}.weights: starts at ga {new.weights.ga}, canary {new.weights.canary}")]
+            else [Finding(OK, f"{path}.weights: starts at {weights.split(new.weights.ga, new.weights.canary)}")]
         )
     findings = []
     was = old.weights.canary if isinstance(old, WeightedApp) else 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from delivery.clients import prometheus
 from delivery.errors import UnavailableError, UsageError
-from model import promql
+from model import promql, weights
 from model.settings import Settings, WeightedApp
 
 _PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
@@ -129,7 +129,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def _report(app_name, app, url, window, canary, ga, delta, ratio, reasons) -> str:
     lines = [
-        f"gate {app_name} (namespace {app.namespace}, weights ga {app.weights.ga} / canary {app.weights.canary}), "
+        f"gate {app_name} (namespace {app.namespace}, {weights.split(app.weights.ga, app.weights.canary)}), "
         f"window {window}, {url}",
         f"  {'':<18}{'canary':>12}{'ga':>12}   limit",
         f"  {'requests/s':<18}{_fmt(canary.requests, '.2f'):>12}{_fmt(ga.requests, '.2f'):>12}   > 0 on both sides",

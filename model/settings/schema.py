@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from model import weights
 from model.settings.fields import (
     DIGEST,
     MACHINE_TYPE,
@@ -175,7 +176,10 @@ class WeightedApp(_AppModel):
         total = self.weights.ga + self.weights.canary
         if total != 100:
             problems.append(
-                ("weights", f"ga {self.weights.ga} + canary {self.weights.canary} = {total}; weights must sum to 100")
+                (
+                    "weights",
+                    f"{weights.split(self.weights.ga, self.weights.canary)} sum to {total}; they must sum to 100",
+                )
             )
         if "*" in self.hosts:
             # Its one VirtualService is also bound to the `mesh` gateway, where Istio rejects '*'.

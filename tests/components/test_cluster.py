@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+
+from tests.support.project import FIXTURES_DIR, PROJECT_DIR
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -194,3 +199,22 @@ def test_public_nodes_without_authorized_networks_leave_the_ip_endpoint_closed(r
     gke = render_config(public_without_networks).of_type(CLUSTER)[0]["inputs"]
     assert gke["masterAuthorizedNetworksConfig"].get("cidrBlocks", []) == []
     assert gke["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stack, loads_gcp", [("local", False), ("dev", True)])
+def test_only_a_gke_stack_loads_the_gcp_sdk(stack, loads_gcp, tmp_path):
+    """The GCP SDK is the heaviest import: a preview of a stack on an existing cluster skips it."""
+    code = (
+        "import sys; from delivery.__main__ import main; "
+        f"code = main(['preview', '--stack', '{stack}', '--stack-dir', sys.argv[1], '--quiet', '--out', sys.argv[2]]); "
+        "print('pulumi_gcp' in sys.modules); sys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(FIXTURES_DIR), str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == str(loads_gcp)

@@ -13,8 +13,8 @@ import yaml
 from conftest import reference_file
 
 from components import flagger as flagger_component
-from delivery.commands import preview
 from delivery.plan import engine
+from delivery.plan.manifests import write_outputs
 from model.settings import parse_stack_config
 from tests.support.project import PROJECT_DIR
 
@@ -283,7 +283,7 @@ def test_no_secret_in_plan_or_manifests(dev_plan, dev_config, tmp_path):
     webhook = engine.to_pulumi_config(dev_config)[0]["istio-canary:slackWebhookUrl"]
     _, password_state = engine._mock_outputs("random:index/randomPassword:RandomPassword", "grafana-admin-password", {})
     password = password_state["result"]["value"]
-    preview.write_outputs(dev_plan, tmp_path)
+    write_outputs(dev_plan, tmp_path)
     written = [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) > 10
     for text in [json.dumps(dev_plan.to_json()), *written]:

@@ -74,7 +74,7 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
     pr = doc["pull_request"]
     assert pr["title"] == "autopilot(auto): promote healthy canary 10 -> 60"
     assert pr["labels"] == ["autopilot", "autopilot:promote"] and pr["automerge"] is False
-    assert "| healthy | **promote** | 10 -> 60 |" in pr["body"]
+    assert "| healthy | **promote** | GA 90 / canary 10 -> GA 40 / canary 60 |" in pr["body"]
     assert "| requests/s | 2.00 | 18.00 | > 0 on both sides |" in pr["body"]
     # The edit changes the weights and nothing else.
     old_weights = "weights:\n        ga: 90\n        canary: 10\n"
