@@ -32,7 +32,8 @@ flagger = Flagger(
 )
 apps = {name: build_app(name, app, namespaces, mesh, flagger, opts=on_cluster) for name, app in settings.apps.items()}
 
-pulumi.export("kubeconfig", cluster.kubeconfig)
+if cluster.kubeconfig is not None:  # GKE only: an existing cluster's kubeconfig stays the user's
+    pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("ingressAddress", mesh.ingress_address)
 pulumi.export("grafanaUrlHint", observability.grafana_url_hint)

@@ -1,7 +1,11 @@
 """`make bench`: figures for the offline preview and the plan's shape. Prints, never asserts.
 
-- offline preview wall time (median of 5 runs) beside the import floor: a bare `python -c`
-  importing the same Pulumi modules, the part no change to this program can remove;
+- offline preview wall time beside the import floor (a bare `python -c` importing the same
+  third-party modules, the part no change to this program can remove), run in pairs, one after
+  the other, so both see the same machine load: each figure's min/median/max, and the ratio
+  preview/floor per pair (a difference of two medians goes negative on a noisy machine);
+- `verify` wall time beside the preview's (it renders every chart and checks the state);
+- `diff` wall time (two renders in one process: imports are paid once) against one preview;
 - resource count and the longest dependency chain (dependencies and provider edges), which
   bounds how long a first `pulumi up` must wait in sequence;
 - blast radius of the two everyday PRs: a weight edit and a canary tag edit, and of each weights
@@ -22,21 +26,28 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from delivery import progress  # noqa: E402
 from delivery import stack as stack_file  # noqa: E402
 from delivery.plan import engine  # noqa: E402
 from model.versions import Version  # noqa: E402
 
 PACKAGES = ("pulumi", "pulumi_gcp", "pulumi_kubernetes", "pulumi_random", "pulumi_policy", "pydantic", "yaml")
-RUNS = 5
+RUNS = 7
+DIFF_RUNS = 3
+VERIFY_RUNS = 3
 
 
-def median_seconds(cmd: list[str]) -> float:
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=PROJECT_DIR, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def seconds(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=PROJECT_DIR, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def spread(values: list[float], unit: str = " s") -> str:
+    return (
+        f"median {statistics.median(values):.2f}{unit} "
+        f"(min {min(values):.2f}{unit}, max {max(values):.2f}{unit}, {len(values)} runs)"
+    )
 
 
 def longest_chain(plan: engine.Plan) -> list[dict]:
@@ -78,19 +89,39 @@ def main() -> int:
     parser.add_argument("--stack", default="dev")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as out:
-        preview = median_seconds(
-            [sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out]
-        )
     plan = engine.render(args.stack)
-    # The floor imports exactly the third-party modules the preview ended up loading.
+    # The floor imports exactly the third-party modules the preview ends up loading.
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in PACKAGES)
-    floor = median_seconds([sys.executable, "-c", "import " + ", ".join(loaded)])
+    floor_cmd = [sys.executable, "-c", "import " + ", ".join(loaded)]
+    previews, floors = [], []
+    with tempfile.TemporaryDirectory() as out:
+        preview_cmd = [sys.executable, "-m", "delivery", "preview", "--stack", args.stack, "--quiet", "--out", out]
+        with progress.step(f"bench: {RUNS} previews of {args.stack}, each followed by the import floor") as step:
+            for _ in range(RUNS):
+                previews.append(seconds(preview_cmd))
+                floors.append(seconds(floor_cmd))
+            step.result = f"preview median {statistics.median(previews):.2f} s"
+        verify_cmd = [sys.executable, "-m", "delivery", "verify", "--stack", args.stack, "--out", out]
+        with progress.step(f"bench: {VERIFY_RUNS} verify runs of {args.stack}") as step:
+            verifies = [seconds(verify_cmd) for _ in range(VERIFY_RUNS)]
+            step.result = f"median {statistics.median(verifies):.2f} s"
+    diff_cmd = [sys.executable, "-m", "delivery", "diff", "--stack", args.stack, "--base", "HEAD"]
+    with progress.step(f"bench: {DIFF_RUNS} diffs of {args.stack}") as step:
+        diffs = [seconds(diff_cmd) for _ in range(DIFF_RUNS)]
+        step.result = f"median {statistics.median(diffs):.2f} s"
     chain = longest_chain(plan)
+    ratios = [p / f for p, f in zip(previews, floors, strict=True)]
 
-    print(f"offline preview ({args.stack}), median of {RUNS}: {preview:.2f} s")
-    print(f"import floor ({len(loaded)} modules the preview loads), median of {RUNS}: {floor:.2f} s")
-    print(f"program time above the floor: {preview - floor:.2f} s")
+    print(f"offline preview ({args.stack}): {spread(previews)}")
+    print(f"import floor ({len(loaded)} modules the preview loads), interleaved: {spread(floors)}")
+    print(f"preview / floor, per pair: {spread(ratios, 'x')}")
+    # verify runs the same program, then renders every chart and checks the whole state (target: +5 s at most).
+    verify_median = statistics.median(verifies)
+    print(
+        f"verify ({args.stack}): {spread(verifies)} "
+        f"(adds {verify_median - statistics.median(previews):.2f} s to the preview's median)"
+    )
+    print(f"diff --base HEAD (two renders, one process): {spread(diffs)}")
     print(f"resources: {len(plan.resources)} ({sum(1 for r in plan.resources if r.get('custom'))} custom)")
     print(f"longest dependency chain: {len(chain)} resources")
     for r in chain:

@@ -7,14 +7,17 @@ uses, and `kubeconfig` is a Pulumi secret.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from model.settings import Cluster, Gcp
+
+if TYPE_CHECKING:
+    # The GCP SDK is imported where a GKE cluster is built, not here: it is the largest package the
+    # program loads (a second or more of imports), and a stack on an existing cluster never uses it.
+    import pulumi_gcp as gcp
 
 # VPC-native address plan. Pods and Services get secondary ranges of the node subnet;
 # the control plane of a private cluster gets a /28 peered into the VPC.
@@ -96,6 +99,8 @@ class GkeCluster(pulumi.ComponentResource):
     """Network -> subnet -> cluster -> node pool -> Kubernetes provider."""
 
     def __init__(self, name: str, cfg: Cluster, project: Gcp, opts: pulumi.ResourceOptions | None = None):
+        import pulumi_gcp as gcp
+
         super().__init__("istio-canary:cluster:GkeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         location = cfg.location or project.region
@@ -203,6 +208,9 @@ class GkeCluster(pulumi.ComponentResource):
                     allow_external_traffic=True,
                 ),
             ),
+            # Always set: without the block the IP endpoint accepts every source address. An
+            # empty list closes the IP endpoint to all but Google's own ranges; the DNS endpoint
+            # above, gated by IAM, is then the only way in.
             master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[
                     gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
@@ -210,9 +218,7 @@ class GkeCluster(pulumi.ComponentResource):
                     )
                     for i, c in enumerate(cfg.master_authorized_networks)
                 ],
-            )
-            if cfg.master_authorized_networks
-            else None,
+            ),
             deletion_protection=cfg.deletion_protection,
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -225,11 +231,13 @@ class GkeCluster(pulumi.ComponentResource):
             ),
         )
 
+        # What the nodes need from the network before anything runs on them (private nodes only).
+        node_network: list[pulumi.Resource] = []
         if cfg.private_nodes:
             # istiod's sidecar-injection and validation webhooks listen on 15017; GKE's
             # control plane only reaches private nodes on 443/10250 unless this is opened
             # (istio/istio#19532), and every pod would then start without a sidecar.
-            gcp.compute.Firewall(
+            webhook_firewall = gcp.compute.Firewall(
                 f"{name}-allow-istio-webhooks",
                 project=project.project,
                 network=network.id,
@@ -243,7 +251,7 @@ class GkeCluster(pulumi.ComponentResource):
             router = gcp.compute.Router(
                 f"{name}-router", project=project.project, region=project.region, network=network.id, opts=child
             )
-            gcp.compute.RouterNat(
+            nat = gcp.compute.RouterNat(
                 f"{name}-nat",
                 project=project.project,
                 region=project.region,
@@ -252,6 +260,7 @@ class GkeCluster(pulumi.ComponentResource):
                 source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
                 opts=child,
             )
+            node_network = [webhook_firewall, nat]
 
         node_pool = gcp.container.NodePool(
             f"{name}-pool",
@@ -290,10 +299,14 @@ class GkeCluster(pulumi.ComponentResource):
             pulumi.Output.all(cluster.name, _dns_endpoint(cluster)).apply(lambda args: _gke_kubeconfig(*args))
         )
         # Nothing can be scheduled before the pool exists: Helm releases would time out waiting.
+        # Private nodes also need Cloud NAT to pull images (docker.io, ghcr.io) and the 15017
+        # firewall rule for istiod's webhooks: without them the first releases time out or
+        # their pods start without sidecars. They are siblings of the cluster, so nothing
+        # else orders them before the workloads.
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pool]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pool, *node_network]),
         )
         self.cluster_name = cfg.name
         self.register_outputs(
@@ -306,12 +319,13 @@ class ExistingCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: Cluster, opts: pulumi.ResourceOptions | None = None):
         super().__init__("istio-canary:cluster:ExistingCluster", name, None, opts)
-        path = Path(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]).expanduser()
-        # The provider reads the same file by itself; it is read here only to export it as a secret.
-        self.kubeconfig = pulumi.Output.secret(path.read_text() if path.is_file() else "")
+        # No kubeconfig output: the user's kubeconfig holds every context and client key of the
+        # machine, and the provider reads it by itself. Exporting it would copy all of that into
+        # the stack's state, encrypted or not.
+        self.kubeconfig: pulumi.Output[str] | None = None
         self.provider = k8s.Provider(f"{name}-k8s", context=cfg.context, opts=pulumi.ResourceOptions(parent=self))
         self.cluster_name = cfg.context or "current-context"
-        self.register_outputs({"kubeconfig": self.kubeconfig})
+        self.register_outputs({"context": self.cluster_name})
 
 
 def build_cluster(cluster: Cluster, project: Gcp | None) -> GkeCluster | ExistingCluster:

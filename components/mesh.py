@@ -27,6 +27,23 @@ PUBLIC_GATEWAY = f"{GATEWAY_NAMESPACE}/{PUBLIC_GATEWAY_NAME}"
 PROXY_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
 
 
+def _gateway_service(platform: Platform) -> dict:
+    if platform.gateway_service_type != "NodePort":
+        return {"type": platform.gateway_service_type}
+    # A fixed nodePort for HTTP: kind reaches a node port only through an `extraPortMappings`
+    # entry fixed when the cluster is created (scripts/kind-up.sh), so it cannot be a random one.
+    # The chart renders `service.ports` verbatim and Helm replaces lists instead of merging them,
+    # so the chart's three default ports (gateway/values.yaml) are restated.
+    return {
+        "type": "NodePort",
+        "ports": [
+            {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
+            {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80, "nodePort": platform.gateway_node_port},
+            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
+        ],
+    }
+
+
 def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.Output[str]:
     if service_type == "LoadBalancer":
 
@@ -87,7 +104,7 @@ class Mesh(pulumi.ComponentResource):
             depends_on=[self.istiod],
             values={
                 "labels": dict(GATEWAY_POD_LABELS),
-                "service": {"type": platform.gateway_service_type},
+                "service": _gateway_service(platform),
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
             },
         )

@@ -1,4 +1,5 @@
-"""`python -m delivery <command>`: offline preview, plan diff, policy check and stack-file edits."""
+"""`istio-canary <command>` (or `python -m delivery <command>`): offline preview, plan diff and graph,
+policy check, release status, checks and stack-file edits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import errno
 import importlib
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from delivery.errors import DeliveryError, ExitStatus
 
@@ -23,30 +26,48 @@ COMMANDS = {
     "finalize": "delivery.commands.finalize",
     "set-tag": "delivery.commands.set_tag",
     "check": "delivery.commands.check",
+    "graph": "delivery.commands.graph",
     "upgrades": "delivery.commands.upgrades",
     "changed-stacks": "delivery.commands.changed_stacks",
+    "autopilot": "delivery.commands.autopilot",
+    "verify": "delivery.commands.verify",
 }
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser], dict[str, Any]]:
+    """The CLI's parser, each command's subparser and each command's module, by command name."""
+    prog = "istio-canary" if _script() else "python -m delivery"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules, parsers = {}, {}
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        modules[name] = module
+        parsers[name] = sub.add_parser(
+            name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        module.add_arguments(parsers[name])
+    return parser, parsers, modules
+
+
+def _script() -> bool:
+    """Whether we run as the installed `istio-canary` console script rather than `python -m delivery`."""
+    return Path(sys.argv[0]).name == "istio-canary"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the one place that turns an error into `error: ...` and its exit status."""
-    parser = argparse.ArgumentParser(prog="python -m delivery", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = {}
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        modules[name] = module
-        module.add_arguments(
-            sub.add_parser(
-                name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-            )
-        )
+    parser, _, modules = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(modules[args.command].run(args))
     except DeliveryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.status)
+    except BrokenPipeError:
+        # `istio-canary status | head`: the reader left; not an error of ours (Python docs, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     # The last resort: each path turns its own failures into a DeliveryError; what still
     # escapes is still one line and an exit status, never a traceback.
     except OSError as exc:

@@ -21,6 +21,9 @@ from delivery import stack  # noqa: E402
 from delivery.plan import engine  # noqa: E402
 from tests.support.project import FIXTURES_DIR, REFERENCE_DIR  # noqa: E402
 
+# Fixtures of a real Prometheus serving canary scenarios, for the tests that ask for them by name.
+pytest_plugins = ["tests.support.canary_scenarios"]
+
 
 @pytest.fixture(scope="session")
 def dev_config() -> dict:

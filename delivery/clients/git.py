@@ -1,4 +1,5 @@
-"""Reading the repository at a git ref: what `check`, `diff` and `changed-stacks` compare against.
+"""Reading the repository at a git ref: what `check`, `diff` and `changed-stacks` compare against,
+and the history `autopilot` measures bake time with.
 
 Only git's own answer "this path is not in that commit" means a file is absent at a ref. Any
 other failure (git missing, a ref that names no commit, a shallow or partial clone lacking the
@@ -78,3 +79,23 @@ def file_at(project_dir: Path, ref: str, filename: str) -> bytes | None:
             "(a partial or shallow clone may lack the object: fetch the base first)"
         )
     return shown.stdout
+
+
+def is_shallow(project_dir: Path) -> bool:
+    return run(project_dir, "rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+
+
+def commits_changing(project_dir: Path, ref: str, filename: str) -> list[tuple[str, int]]:
+    """(sha, committer time) of each commit on `ref`'s first-parent line that changed `filename`
+    (relative to `project_dir`), newest first.
+
+    First parent only: on a base branch that is the merge (or squash) commit, whose committer
+    time is when the change landed, not when its pull request was written. Between two listed
+    commits the file does not change, so the file at one listed commit is the file at the parent
+    of the newer one.
+    """
+    require_commit(project_dir, ref)
+    shown = run(project_dir, "log", "--first-parent", "--format=%H %ct", ref, "--", f"./{filename}")
+    if shown.returncode:
+        raise UnavailableError(f"cannot read the history of {filename} at {ref!r}: git: {_stderr(shown)}")
+    return [(sha, int(when)) for sha, when in (line.split() for line in shown.stdout.splitlines() if line.strip())]

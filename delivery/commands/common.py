@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,22 +14,66 @@ from ruamel.yaml.comments import CommentedMap
 from delivery import stack
 from delivery.errors import ExitStatus
 
+# The stack every command works on unless told otherwise: the GKE stack a release PR edits, as
+# `make STACK=...` defaults too. One default for every command, so `--stack` can be left out anywhere.
+DEFAULT_STACK = "dev"
 
-def add_stack_arguments(parser: argparse.ArgumentParser, dry_run: bool = True) -> None:
-    parser.add_argument("--stack", required=True, help="stack name: the file is Pulumi.<stack>.yaml")
-    add_project_dir(parser)
-    if dry_run:
-        parser.add_argument("--dry-run", action="store_true", help="print the unified diff instead of writing the file")
+
+def default_project_dir() -> Path:
+    """The current directory when it is a Pulumi project (holds Pulumi.yaml), else the project this
+    package belongs to: `istio-canary` works from any directory after `pip install -e .`."""
+    cwd = Path.cwd()
+    return cwd if (cwd / "Pulumi.yaml").is_file() else stack.PROJECT_DIR
 
 
 def add_project_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project-dir",
         type=Path,
-        default=stack.PROJECT_DIR,
+        default=default_project_dir(),
         metavar="DIR",
-        help="directory holding Pulumi.yaml and the stack files (default: this repository)",
+        help="directory holding Pulumi.yaml and the stack files (default: the current directory when it "
+        "holds a Pulumi.yaml, else the installed project's)",
     )
+
+
+def add_stack(parser: argparse.ArgumentParser, what: str = "reads") -> None:
+    parser.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help=f"stack name: {what} Pulumi.<stack>.yaml (default: {DEFAULT_STACK})",
+    )
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser, dry_run: bool = False, what: str = "reads") -> None:
+    """`--stack` and `--project-dir`, the same way for every command (and `--dry-run` for editors)."""
+    add_stack(parser, what)
+    add_project_dir(parser)
+    if dry_run:
+        parser.add_argument("--dry-run", action="store_true", help="print the unified diff instead of writing the file")
+
+
+def add_stack_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)",
+    )
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout (keys documented in the README; messages go to stderr)",
+    )
+
+
+def print_json(kind: str, version: int, body: dict[str, Any]) -> None:
+    """One JSON document with `schema` and `version` first, so a bot can tell when the shape changes."""
+    print(json.dumps({"schema": f"istio-canary/{kind}", "version": version, **body}, indent=2))
 
 
 def weight(text: str) -> int:

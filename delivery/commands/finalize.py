@@ -11,43 +11,17 @@ from __future__ import annotations
 
 import argparse
 
-from ruamel.yaml.comments import CommentedMap
-
-from delivery import stack
 from delivery.commands import common
 from delivery.errors import ExitStatus
+from delivery.release import steps
 
 HELP = "when the canary holds 100: GA takes its tag and track, weights back to 100/0"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
-    def mutate(config: CommentedMap) -> list[str]:
-        path = f"apps.{args.app}"
-        app = stack.require_weighted(config, args.app, "finalize")
-        weights = stack.sub_mapping(app, "weights", path)
-        if weights.get("canary") != 100:
-            raise stack.StackFileError(
-                f"{path}.weights.canary is {weights.get('canary')}: finalize needs the canary at 100 "
-                f"(python -m delivery promote --stack {args.stack} {args.app} --canary 100, merged and deployed)"
-            )
-        ga = stack.sub_mapping(app, "ga", path)
-        canary = stack.sub_mapping(app, "canary", path)
-        lines = [f"{path}.ga.tag: {ga.get('tag')} -> {canary.get('tag')}"]
-        stack.set_scalar(ga, "tag", canary.get("tag"))
-        if "track" in canary:
-            if ga.get("track") != canary["track"]:
-                lines.append(f"{path}.ga.track: {ga.get('track')} -> {canary['track']}")
-            stack.set_scalar(ga, "track", canary["track"])
-        elif "track" in ga:
-            lines.append(f"{path}.ga.track: {ga['track']} removed (the canary has none)")
-            del ga["track"]
-        stack.set_weights(app, args.app, 0)
-        lines.append(f"{path}.weights: ga 0 -> 100, canary 100 -> 0")
-        return lines
-
-    return common.apply(args, mutate)
+    return common.apply(args, lambda config: steps.finalize(config, args.app, args.stack))

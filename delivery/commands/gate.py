@@ -18,8 +18,7 @@ HELP = "judge a weighted app's canary against GA from Prometheus metrics (exit 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    common.add_project_dir(parser)
+    common.add_stack_arguments(parser)
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>.strategy: weighted)")
     parser.add_argument(
         "--prometheus",

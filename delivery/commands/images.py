@@ -33,7 +33,7 @@ HELP = "bump tracked image tags to the newest registry tag inside each track"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument(
         "--insecure-registry",
         action="append",

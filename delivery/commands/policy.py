@@ -10,19 +10,19 @@ import argparse
 import json
 from pathlib import Path
 
+from delivery.commands import common
 from delivery.commands.common import print_violations
 from delivery.errors import ExitStatus, UsageError
-from delivery.plan import policy_runner
 
 HELP = "check a recorded plan.json against the policy pack"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_stack_arguments(parser)
     parser.add_argument(
         "--plan",
-        required=True,
         type=Path,
-        help="a plan.json written by `python -m delivery preview` (build/preview/<stack>/plan.json)",
+        help="a plan.json written by `istio-canary preview` (default: <project>/build/preview/<stack>/plan.json)",
     )
 
 
@@ -31,6 +31,10 @@ def _no_constant(name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
+    from delivery.plan import policy_runner  # loads pulumi_policy: not for `--help`
+
+    if args.plan is None:
+        args.plan = Path(args.project_dir) / "build" / "preview" / args.stack / "plan.json"
     try:
         plan = json.loads(args.plan.read_bytes().decode("utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
@@ -54,5 +58,5 @@ def run(args: argparse.Namespace) -> ExitStatus:
         raise UsageError(f"--plan: {args.plan}: {exc}") from None
     print_violations(violations)
     mandatory = sum(v["level"] == "mandatory" for v in violations)
-    print(f"policy: {len(violations)} violation(s), {mandatory} mandatory, over {len(plan['resources'])} resources")
+    print(f"{policy_runner.summary(violations)}, over {len(plan['resources'])} resources")
     return ExitStatus.FAILED if mandatory else ExitStatus.OK

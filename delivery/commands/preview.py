@@ -10,15 +10,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from delivery.commands.common import print_violations
+from delivery import progress
+from delivery.commands import common
 from delivery.errors import ExitStatus, UsageError
-from delivery.plan import engine, policy_runner
-from delivery.plan.manifests import write_outputs
 from model.settings import ConfigError
 
+if TYPE_CHECKING:  # the plan modules load Pulumi: only `run` needs them, not `--help` or other commands
+    from delivery.plan import engine
+
 HELP = "render a stack offline: resource tree, policies, plan.json and manifests"
-BUILD_DIR = engine.PROJECT_DIR / "build" / "preview"
 
 
 def short_type(type_: str) -> str:
@@ -54,26 +56,29 @@ def tree_lines(plan: engine.Plan) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    common.add_stack_arguments(parser)
+    common.add_stack_dir(parser)
     parser.add_argument(
-        "--stack-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="directory holding Pulumi.<stack>.yaml (default: the project's, or its stackConfigDir)",
+        "--out", type=Path, default=None, help="output directory (default: <project>/build/preview/<stack>)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default: build/preview/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="do not print the resource tree")
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
+    from delivery.plan import engine, policy_runner
+    from delivery.plan.manifests import write_outputs
+
+    project_dir = Path(args.project_dir)
     try:
-        plan = engine.render(args.stack, stack_dir=args.stack_dir)
+        with progress.step(f"preview {args.stack}: run the program offline, under mocks") as step:
+            plan = engine.render(args.stack, project_dir=project_dir, stack_dir=args.stack_dir)
+            step.result = f"{sum(1 for r in plan.resources if not r.get('read'))} resources to create"
     except ConfigError as exc:
         raise UsageError(f"Pulumi.{args.stack}.yaml: {exc}") from None
 
     plan.violations = policy_runner.evaluate(plan.to_json())
-    out_dir = args.out or BUILD_DIR / args.stack
+    policies = policy_runner.summary(plan.violations)
+    out_dir = args.out or project_dir / "build" / "preview" / args.stack
     write_outputs(plan, out_dir)
 
     if not args.quiet:
@@ -83,9 +88,10 @@ def run(args: argparse.Namespace) -> ExitStatus:
         for name, value in plan.outputs.items():
             print(f"    {name:<20}: {json.dumps(value)}")
     print(f"\nResources: + {sum(1 for r in plan.resources if not r.get('read'))} to create")
+    print(policies)
     if plan.violations:
         print("\nPolicy violations:")
-        print_violations(plan.violations)
+        common.print_violations(plan.violations)
     print(f"\nWrote {out_dir}/plan.json and {out_dir}/manifests/")
     if policy_runner.has_mandatory(plan.violations):
         print("error: mandatory policy violations: the update would be blocked", file=sys.stderr)

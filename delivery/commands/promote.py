@@ -14,19 +14,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ruamel.yaml.comments import CommentedMap
-
 from delivery import stack
 from delivery.commands import common
 from delivery.errors import DeliveryError, ExitStatus, UsageError
-from delivery.release import gate
+from delivery.release import gate, steps
 from model.settings import WeightedApp
 
 HELP = "raise (or set) a weighted app's canary weight, optionally behind the promotion gate"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument(
@@ -77,8 +75,4 @@ def run(args: argparse.Namespace) -> ExitStatus:
     elif args.prometheus:
         print(f"promotion gate skipped: the canary weight does not rise ({old} -> {new})")
 
-    def mutate(config: CommentedMap) -> list[str]:
-        stack.set_weights(stack.require_weighted(config, args.app, "promote"), args.app, new)
-        return [f"apps.{args.app}.weights: ga {100 - old} -> {100 - new}, canary {old} -> {new}"]
-
-    return common.apply(args, mutate)
+    return common.apply(args, lambda config: steps.set_canary(config, args.app, new))

@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import argparse
 
-from ruamel.yaml.comments import CommentedMap
-
-from delivery import stack
 from delivery.commands import common
 from delivery.errors import ExitStatus
+from delivery.release import steps
 
 HELP = "set a weighted app's canary weight to 0 (all traffic to GA)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument("app", metavar="APP", help="a weighted app of the stack (apps.<APP>)")
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
-    def mutate(config: CommentedMap) -> list[str]:
-        app = stack.require_weighted(config, args.app, "rollback")
-        old = stack.sub_mapping(app, "weights", f"apps.{args.app}").get("canary")
-        stack.set_weights(app, args.app, 0)
-        return [f"apps.{args.app}.weights: canary {old} -> 0, ga -> 100"]
-
-    return common.apply(args, mutate)
+    return common.apply(args, lambda config: steps.rollback(config, args.app))

@@ -31,7 +31,7 @@ HELP = "raise platform chart versions to the newest patch of their minor"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_stack_arguments(parser)
+    common.add_stack_arguments(parser, dry_run=True, what="edits")
     parser.add_argument(
         "--repo",
         action="append",

@@ -8,9 +8,12 @@ plans carry them as "[secret]".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from delivery.plan import engine
+from model.settings import Settings, WeightedApp
+
+if TYPE_CHECKING:  # the diff command compares plan.json dicts without importing Pulumi
+    from delivery.plan import engine
 
 ABSENT = "(absent)"
 
@@ -66,13 +69,69 @@ class PlanDiff:
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed or self.outputs)
 
+    def to_json(self) -> dict[str, Any]:
+        """The `diff --json` body (keys in the README); a value absent on one side has no old/new key."""
+
+        def change(c: Change) -> dict[str, Any]:
+            return {"path": c.path, **{k: v for k, v in (("old", c.old), ("new", c.new)) if v != ABSENT}}
+
+        def resource(r: dict) -> dict[str, Any]:
+            return {"urn": r["urn"], "type": r["type"], "name": r["name"]}
+
+        return {
+            "summary": {
+                "change": len(self.changed),
+                "replace": len(self.replaced),
+                "add": len(self.added),
+                "remove": len(self.removed),
+                "unchanged": self.unchanged,
+            },
+            "added": [resource(r) for r in self.added],
+            "removed": [resource(r) for r in self.removed],
+            "changed": [
+                {**resource(vars(c)), "replaces": c.replaces, "changes": [change(x) for x in c.changes]}
+                for c in self.changed
+            ],
+            "outputs": [change(c) for c in self.outputs],
+        }
+
+
+@dataclass(frozen=True)
+class TrafficChange:
+    """A weighted app's split before and after, as (ga, canary); None where the app is not weighted."""
+
+    app: str
+    old: tuple[int, int] | None
+    new: tuple[int, int] | None
+
+    def to_json(self) -> dict[str, Any]:
+        def side(split: tuple[int, int] | None) -> dict[str, int] | None:
+            return None if split is None else {"ga": split[0], "canary": split[1]}
+
+        return {"app": self.app, "old": side(self.old), "new": side(self.new)}
+
+
+def traffic_changes(old: Settings, new: Settings) -> list[TrafficChange]:
+    """Every weighted app whose split the edit changes: what a release PR is about, said in words."""
+
+    def splits(settings: Settings) -> dict[str, tuple[int, int]]:
+        return {
+            name: (app.weights.ga, app.weights.canary)
+            for name, app in settings.apps.items()
+            if isinstance(app, WeightedApp)
+        }
+
+    before, after = splits(old), splits(new)
+    names = list(before) + [n for n in after if n not in before]
+    return [TrafficChange(n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n)]
+
 
 def _resources(plan: engine.Plan | dict) -> list[dict]:
-    return plan.resources if isinstance(plan, engine.Plan) else plan["resources"]
+    return plan["resources"] if isinstance(plan, dict) else plan.resources
 
 
 def _outputs(plan: engine.Plan | dict) -> dict:
-    return plan.outputs if isinstance(plan, engine.Plan) else plan.get("outputs", {})
+    return plan.get("outputs", {}) if isinstance(plan, dict) else plan.outputs
 
 
 def _join(prefix: str, key: Any) -> str:

@@ -180,6 +180,14 @@ def _monitor_class():
 
         def _record(self, request, inputs_struct, **extra):
             urn = self.make_urn(request.parent, request.type, request.name)
+            raw = sdk.message_to_dict(inputs_struct)
+            # A Secret's `data`/`stringData` is redacted whole; its key names are not secret and
+            # are what references (`secretKeyRef.key`) are checked against.
+            secret_keys = {
+                prop: sorted(value["value"])
+                for prop, value in raw.items()
+                if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG and isinstance(value.get("value"), dict)
+            }
             self.recorded.append(
                 {
                     "urn": urn,
@@ -189,11 +197,12 @@ def _monitor_class():
                     # A provider reference is "<urn>::<id>"; the plan keeps the URN.
                     "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
                     "dependencies": list(request.dependencies) if hasattr(request, "dependencies") else [],
-                    "inputs": _plain(sdk.message_to_dict(inputs_struct)),
+                    "inputs": _plain(raw),
                     "additionalSecretOutputs": list(getattr(request, "additionalSecretOutputs", [])),
                     # What the engine will not diff after creation (a reviewer asks "will this
                     # field's drift replace the cluster?"): recorded so the plan answers it.
                     "ignoreChanges": list(getattr(request, "ignoreChanges", [])),
+                    **({"secretKeys": secret_keys} if secret_keys else {}),
                     **extra,
                 }
             )
@@ -271,11 +280,17 @@ def render(
 
     with _in_project(project_dir):
         try:
-            sdk.run_program(project_dir / "__main__.py", project, stack, values, secret_keys, _mocks_class()(), monitor)
+            read_ids = sdk.run_program(
+                project_dir / "__main__.py", project, stack, values, secret_keys, _mocks_class()(), monitor
+            )
         except ConfigError as exc:
             # Kept for the promise "invalid config registers nothing": callers can check it.
             exc.registered = [r for r in monitor.recorded if r["type"] != "pulumi:pulumi:Stack"]  # type: ignore[attr-defined]
             raise
         outputs = {name: _resolve(value) for name, value in sorted(sdk.root_outputs().items())}
+    for resource in monitor.recorded:
+        if resource.get("read"):
+            # What the read waits for though no dependency edge says so: its ID comes from them.
+            resource["idDependencies"] = read_ids.get(resource["urn"], [])
 
     return Plan(project=project, stack=stack, resources=monitor.recorded, outputs=outputs)

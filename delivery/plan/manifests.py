@@ -99,7 +99,12 @@ def _inside(rel: str) -> bool:
 
 def write_outputs(plan: engine.Plan, out_dir: Path) -> None:
     """Write plan.json and the manifests into `out_dir`, removing only what an earlier preview wrote."""
-    files = _outputs(plan)
+    write_owned(out_dir, _outputs(plan))
+
+
+def write_owned(out_dir: Path, files: dict[str, str]) -> None:
+    """Write `files` (relative path -> text) into `out_dir`, which must be new, empty or written
+    by this tool before; removes only the files the tool wrote there last time."""
     try:
         owned = _owned(out_dir)
         for rel in files:

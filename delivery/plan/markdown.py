@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from delivery.plan.diff import ABSENT, PlanDiff
+from delivery.plan.diff import ABSENT, PlanDiff, TrafficChange
+from model import weights
 
 MAX_VALUE = 80
 
@@ -23,8 +24,16 @@ def _resource_line(r: dict) -> str:
     return f"| `{r['name']}` | `{r['type']}` |"
 
 
-def to_markdown(diff: PlanDiff, stack: str, base: str) -> str:
+def _split(split: tuple[int, int] | None) -> str:
+    return "not a weighted app" if split is None else weights.split(*split)
+
+
+def to_markdown(diff: PlanDiff, stack: str, base: str, traffic: list[TrafficChange] | None = None) -> str:
     lines = [f"### Plan diff for stack `{stack}`: `{base}` → work tree", ""]
+    for split in traffic or []:
+        lines.append(f"**Traffic** `{split.app}`: {_split(split.old)} → {_split(split.new)}  ")
+    if traffic:
+        lines.append("")
     summary = (
         f"**{len(diff.changed)} to change** ({len(diff.replaced)} to replace), "
         f"**{len(diff.added)} to add**, **{len(diff.removed)} to remove**, {diff.unchanged} unchanged."

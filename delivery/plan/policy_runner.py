@@ -198,3 +198,21 @@ def plan_problem(plan: Any) -> str | None:
         if problem:
             return problem
     return None
+
+
+def summary(violations: list[dict], policies: list | None = None) -> str:
+    """`policies: 24 ran, 23 passed, 0 mandatory violations`: a disabled policy does not run; one
+    passes when it reported nothing (a policy that could not run on an unknown value did not pass)."""
+    from policies.rules import DEFAULT_ENFORCEMENT_LEVEL, POLICIES
+
+    ran = [
+        p
+        for p in (POLICIES if policies is None else policies)
+        if (p.enforcement_level or DEFAULT_ENFORCEMENT_LEVEL) != EnforcementLevel.DISABLED
+    ]
+    failed = {v["policy"] for v in violations}
+    passed = sum(1 for p in ran if p.name not in failed)
+    mandatory = sum(1 for v in violations if v["level"] == EnforcementLevel.MANDATORY.value)
+    advisory = len(violations) - mandatory
+    extra = f", {advisory} advisory" if advisory else ""
+    return f"policies: {len(ran)} ran, {passed} passed, {mandatory} mandatory violation{'s' * (mandatory != 1)}{extra}"

@@ -9,12 +9,15 @@ SDK internals; they live here, and only here, so an SDK upgrade is checked in on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import runpy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi.resource
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
@@ -64,8 +67,10 @@ def run_program(
     secret_keys: list[str],
     mocks: pulumi.runtime.Mocks,
     monitor: MockMonitor,
-) -> None:
-    """Run the program file `main` under `mocks`, its registrations going to `monitor`."""
+) -> dict[str, list[str]]:
+    """Run the program file `main` under `mocks`, its registrations going to `monitor`.
+
+    Returns, for each read (`Resource.get`), the URNs of the resources its ID is computed from."""
     _fresh_event_loop()
     runtime_settings.reset_options(project=project, stack=stack, preview=False)
     set_all_config(values, secret_keys)
@@ -74,8 +79,40 @@ def run_program(
     def program() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
-    _sync_await(wait_for_rpcs())
+    with _capturing_reads() as reads:
+        _sync_await(run_pulumi_func(program))
+        _sync_await(wait_for_rpcs())
+    return _sync_await(_id_sources(reads))
+
+
+@contextlib.contextmanager
+def _capturing_reads() -> Iterator[list[tuple[pulumi.Resource, Any]]]:
+    """Collect (resource, ID) of every read. The SDK sends a ReadResource only once its ID
+    Output resolves, i.e. after the resources it comes from exist, but it drops them from the
+    request's dependencies (pulumi/runtime/resource.py `read_resource`: "a read resource does
+    not actually have any dependencies"), so neither the engine nor a monitor sees that order."""
+    original = pulumi.resource.read_resource
+    reads: list[tuple[pulumi.Resource, Any]] = []
+
+    def read_resource(res: Any, ty: str, name: str, props: Any, opts: pulumi.ResourceOptions, *rest: Any) -> None:
+        reads.append((res, opts.id))
+        original(res, ty, name, props, opts, *rest)
+
+    pulumi.resource.read_resource = read_resource  # type: ignore[assignment]
+    try:
+        yield reads
+    finally:
+        pulumi.resource.read_resource = original
+
+
+async def _id_sources(reads: list[tuple[pulumi.Resource, Any]]) -> dict[str, list[str]]:
+    sources: dict[str, list[str]] = {}
+    for res, id_ in reads:
+        urn = await res.urn.future()
+        resources = await id_.resources() if isinstance(id_, pulumi.Output) else set()
+        if urn:
+            sources[urn] = sorted([u for r in resources if (u := await r.urn.future())])
+    return sources
 
 
 def _fresh_event_loop() -> None:

@@ -22,16 +22,17 @@ from model.settings import PROJECT
 PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "requirements.txt", "model/", "components/", "policies/", "dashboards/")
 
 
-def deployable(project_dir: Path, any_cluster: bool = False) -> list[str]:
-    stacks = []
-    for name in stack.stack_names(project_dir):
+def deployable(project_dir: Path, stacks: list[str], any_cluster: bool = False) -> list[str]:
+    """`stacks` less those on an existing cluster (unless `any_cluster`), each said once on stderr."""
+    kept = []
+    for name in stacks:
         config = stack.load_config(name, project_dir)
         cluster = config.get(f"{PROJECT}:cluster") or {}
         if not any_cluster and isinstance(cluster, dict) and cluster.get("provider") == "existing":
             print(f"{name}: skipped, an existing cluster CI cannot reach", file=sys.stderr)
             continue
-        stacks.append(name)
-    return stacks
+        kept.append(name)
+    return kept
 
 
 def changed_paths(project_dir: Path, ref: str) -> list[str]:
@@ -43,10 +44,12 @@ def changed_paths(project_dir: Path, ref: str) -> list[str]:
 
 
 def touched(project_dir: Path, ref: str | None, any_cluster: bool = False) -> list[str]:
-    stacks = deployable(project_dir, any_cluster)
+    """The deployable stacks the change since `ref` touches. Only touched stacks are mentioned on
+    stderr (skipped or why): a stack the change leaves alone is not worth a line in the CI log."""
+    stacks = stack.stack_names(project_dir)
     if ref is None or re.fullmatch(r"0{40}", ref):
         print("every stack: no base to compare with", file=sys.stderr)
-        return stacks
+        return deployable(project_dir, stacks, any_cluster)
     paths = changed_paths(project_dir, ref)
     program = [
         p for p in paths if p in PROGRAM_PATHS or p.startswith(tuple(x for x in PROGRAM_PATHS if x.endswith("/")))
@@ -56,6 +59,6 @@ def touched(project_dir: Path, ref: str | None, any_cluster: bool = False) -> li
             f"every stack: the program changed ({', '.join(program[:5])}{' ...' if len(program) > 5 else ''})",
             file=sys.stderr,
         )
-        return stacks
+        return deployable(project_dir, stacks, any_cluster)
     changed = {stack.stack_of(p) for p in paths}
-    return [s for s in stacks if s in changed]
+    return deployable(project_dir, [s for s in stacks if s in changed], any_cluster)

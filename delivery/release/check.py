@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from delivery import stack
+from model import weights
 from model.settings import Settings, WeightedApp
 from model.versions import Track, TrackError
 
@@ -106,7 +107,7 @@ def _weighted(name: str, old: Any, new: WeightedApp, step: int, new_stack: bool)
                     "(new or renamed): a weighted app starts with canary 0, then promotes in steps",
                 )
             ]
-        return [Finding(OK, f"{path}.weights: starts at ga {new.weights.ga}, canary {new.weights.canary}")]
+        return [Finding(OK, f"{path}.weights: starts at {weights.split(new.weights.ga, new.weights.canary)}")]
     findings = []
     was = old.weights.canary if isinstance(old, WeightedApp) else 0
     now = new.weights.canary

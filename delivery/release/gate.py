@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from delivery.clients import http, prometheus
 from delivery.errors import UnavailableError, UsageError
-from model import promql
+from model import promql, weights
 from model.settings import Settings, WeightedApp
 
 _PROM_DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
@@ -42,6 +42,9 @@ class GateResult:
     canary: SideMetrics
     ga: SideMetrics
     reasons: tuple[str, ...] = ()
+    # False when a failure only means "nothing to judge" (no traffic or no latency histogram on a
+    # side), not "the canary is worse": autopilot holds then, and rolls back only on a judged fail.
+    judged: bool = True
 
 
 def check_window(window: str) -> str:
@@ -97,8 +100,16 @@ def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str
             )
 
     passed = not reasons
+    # An infinite p99 (past the last bucket) fails the gate but judges nothing: no verdict to act on.
+    judged = (
+        canary.has_traffic
+        and ga.has_traffic
+        and canary.p99 is not None
+        and ga.p99 is not None
+        and math.isfinite(canary.p99 + ga.p99)
+    )
     report = _report(app_name, app, prometheus_url, window, canary, ga, delta, ratio, reasons)
-    return GateResult(passed=passed, report=report, canary=canary, ga=ga, reasons=tuple(reasons))
+    return GateResult(passed=passed, report=report, canary=canary, ga=ga, reasons=tuple(reasons), judged=judged)
 
 
 def _value(prometheus_url: str, query: str, most: float = math.inf, inf_ok: bool = False) -> float | None:
@@ -134,7 +145,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def _report(app_name, app, url, window, canary, ga, delta, ratio, reasons) -> str:
     lines = [
-        f"gate {app_name} (namespace {app.namespace}, weights ga {app.weights.ga} / canary {app.weights.canary}), "
+        f"gate {app_name} (namespace {app.namespace}, {weights.split(app.weights.ga, app.weights.canary)}), "
         f"window {window}, {http.redact(url)}",
         f"  {'':<18}{'canary':>12}{'ga':>12}   limit",
         f"  {'requests/s':<18}{_fmt(canary.requests, '.2f'):>12}{_fmt(ga.requests, '.2f'):>12}   > 0 on both sides",

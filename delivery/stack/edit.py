@@ -283,6 +283,14 @@ def tag_holder(config: Mapping, name: str, side: str | None) -> tuple[CommentedM
     return found, f"apps.{name}"
 
 
+def set_track(holder: CommentedMap, track: str) -> None:
+    """Set a side's `track`, quoted like the stack files write it (`"6.15.x"`) when it is new."""
+    if "track" in holder:
+        set_scalar(holder, "track", track)
+    else:
+        holder["track"] = DoubleQuotedScalarString(track)
+
+
 def set_tags(path: Path, tags: Mapping[tuple[str, str | None], str], dry_run: bool = False) -> EditResult:
     """Set several tags in one validated edit: `{(app, side): tag}`, side `ga`/`canary` for
     weighted apps and None (or "") for Flagger apps, whose one tag Flagger rolls out."""

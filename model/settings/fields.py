@@ -88,6 +88,14 @@ def _duration(v: str) -> str:
     return v
 
 
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds of a `Duration` (`1h30m`, `90s`, `500ms`)."""
+    return sum(int(n) * _DURATION_UNITS[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h)", text))
+
+
 def _cidr(v: str) -> str:
     try:
         ipaddress.ip_network(v, strict=True)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from model import weights
 from model.settings.fields import (
     DIGEST,
     MACHINE_TYPE,
@@ -30,6 +31,7 @@ from model.settings.fields import (
     Tag,
     TrackText,
     Weight,
+    duration_seconds,
 )
 from model.versions import Track
 
@@ -99,7 +101,17 @@ class Platform(StrictModel):
     prometheus_version: ChartVersion = "29.27.0"
     grafana_version: ChartVersion = "12.11.1"
     gateway_service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    # A fixed node port for the gateway's HTTP port, so a kind cluster can map it to the host
+    # (scripts/kind-up.sh); the range is the API server's default --service-node-port-range.
+    gateway_node_port: int = Field(30080, ge=30000, le=32767)
     mtls: Literal["STRICT", "PERMISSIVE"] = "STRICT"
+
+    @model_validator(mode="after")
+    def _node_port_rules(self) -> Platform:
+        # Only a NodePort Service has node ports; a value set for another type would be ignored.
+        if "gateway_node_port" in self.model_fields_set and self.gateway_service_type != "NodePort":
+            raise Problems([("gatewayNodePort", "only allowed with platform.gatewayServiceType NodePort")])
+        return self
 
 
 class Side(StrictModel):
@@ -162,6 +174,7 @@ class WeightedApp(_AppModel):
     canary: Side
     weights: Weights
     loadtest: LoadTest = LoadTest()
+    autopilot: bool = True  # false: `delivery autopilot` leaves this app to people
 
     def sides(self) -> dict[str, Side]:
         return {"ga": self.ga, "canary": self.canary}
@@ -171,7 +184,10 @@ class WeightedApp(_AppModel):
         total = self.weights.ga + self.weights.canary
         if total != 100:
             problems.append(
-                ("weights", f"ga {self.weights.ga} + canary {self.weights.canary} = {total}; weights must sum to 100")
+                (
+                    "weights",
+                    f"{weights.split(self.weights.ga, self.weights.canary)} sum to {total}; they must sum to 100",
+                )
             )
         if "*" in self.hosts:
             # Its one VirtualService is also bound to the `mesh` gateway, where Istio rejects '*'.
@@ -236,10 +252,52 @@ App = WeightedApp | CanaryApp | ABApp
 STRATEGIES: dict[str, type[StrictModel]] = {"weighted": WeightedApp, "canary": CanaryApp, "ab": ABApp}
 
 
+# The gate's rate() over a bake window needs several scrapes (observability.SCRAPE_INTERVAL 15s).
+MIN_BAKE_SECONDS = 60
+
+
 class Delivery(StrictModel):
     max_weight_step: int = Field(50, ge=1, le=100)
     max_error_rate_delta: float = Field(1.0, ge=0, le=100)
     max_latency_ratio: float = Field(1.25, ge=1, le=100)
+    # Autopilot (delivery/release/autopilot.py): the canary weights it walks, how long each
+    # must run healthy, whether a failing gate rolls back by itself, and the stack-wide pause.
+    steps: tuple[Weight, ...] = Field((10, 60, 100), strict=False)
+    bake_time: Duration = "10m"
+    auto_rollback: bool = True
+    autopilot: bool = True
+
+    @model_validator(mode="after")
+    def _autopilot_rules(self) -> Delivery:
+        problems = []
+        if duration_seconds(self.bake_time) < MIN_BAKE_SECONDS:
+            problems.append(
+                ("bakeTime", f"{self.bake_time!r} is shorter than 1m: the gate needs several scrapes in its window")
+            )
+        steps = list(self.steps)
+        if not steps or steps[-1] != 100:
+            problems.append(("steps", f"{steps} must end at 100 (the canary takes all traffic, then finalize)"))
+        rises = list(zip((0, *steps), steps, strict=False))
+        falls = [(low, high) for low, high in rises if high <= low]
+        if falls:
+            low, high = falls[0]
+            problems.append(("steps", f"{steps} must rise strictly from 0: {high} follows {low}"))
+        elif "steps" in self.model_fields_set:
+            # Only steps the user wrote are held to maxWeightStep: with the default steps, autopilot
+            # caps each move at maxWeightStep itself, so a stack that lowers the limit keeps working.
+            too_big = [(low, high) for low, high in rises if high - low > self.max_weight_step]
+            if too_big:
+                low, high = too_big[0]
+                problems.append(
+                    (
+                        "steps",
+                        f"{low} -> {high} rises by {high - low}, more than delivery.maxWeightStep "
+                        f"{self.max_weight_step}",
+                    )
+                )
+        if problems:
+            raise Problems(problems)
+        return self
 
 
 class Notifications(StrictModel):

@@ -13,9 +13,10 @@ import yaml
 from conftest import reference_file
 
 from components import flagger as flagger_component
-from delivery.commands import preview
 from delivery.plan import engine
+from delivery.plan.manifests import write_outputs
 from model.settings import parse_stack_config
+from tests.support.project import PROJECT_DIR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 MESH = "istio-canary:mesh:Mesh"
@@ -282,7 +283,7 @@ def test_no_secret_in_plan_or_manifests(dev_plan, dev_config, tmp_path):
     webhook = engine.to_pulumi_config(dev_config)[0]["istio-canary:slackWebhookUrl"]
     _, password_state = engine._mock_outputs("random:index/randomPassword:RandomPassword", "grafana-admin-password", {})
     password = password_state["result"]["value"]
-    preview.write_outputs(dev_plan, tmp_path)
+    write_outputs(dev_plan, tmp_path)
     written = [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) > 10
     for text in [json.dumps(dev_plan.to_json()), *written]:
@@ -406,3 +407,39 @@ def test_platform_exports(dev_plan, local_plan):
     for plan in (dev_plan, local_plan):
         assert {"ingressAddress", "grafanaUrlHint", "prometheusUrl"} <= set(plan.outputs)
         assert "svc/grafana" in plan.outputs["grafanaUrlHint"]
+
+
+# --- the gateway on kind: a node port fixed in config ----------------------------------------
+
+
+def _chart_service_ports():
+    defaults = yaml.safe_load(reference_file("istio/1.30.3/gateway.values.yaml").read_text())
+    return defaults["_internal_defaults_do_not_set"]["service"]["ports"]
+
+
+def test_a_nodeport_gateway_serves_http_on_the_configured_node_port(render_config):
+    def mutate(config):
+        config["istio-canary:platform"].update(gatewayServiceType="NodePort", gatewayNodePort=31234)
+
+    values = release(render_config(mutate), "istio-gateway")["inputs"]["values"]
+    ports = values["service"]["ports"]
+    # Helm replaces the chart's list: every default port must still be there, only HTTP pinned.
+    assert [{k: v for k, v in p.items() if k != "nodePort"} for p in ports] == _chart_service_ports()
+    assert {p["name"]: p.get("nodePort") for p in ports} == {"status-port": None, "http2": 31234, "https": None}
+    schema = json.loads(reference_file("istio/1.30.3/gateway.values.schema.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(values)
+
+
+def test_the_gateway_node_port_defaults_to_the_one_kind_up_maps(changed_plan):
+    ports = release(changed_plan, "istio-gateway")["inputs"]["values"]["service"]["ports"]
+    kind_up = (PROJECT_DIR / "scripts" / "kind-up.sh").read_text()
+    default = re.search(r"GATEWAY_NODE_PORT:-(\d+)", kind_up).group(1)
+    assert next(p["nodePort"] for p in ports if p["name"] == "http2") == int(default)
+
+
+def test_a_load_balancer_gateway_keeps_the_chart_ports(render_config):
+    def mutate(config):
+        config["istio-canary:platform"].update(gatewayServiceType="LoadBalancer")
+        config["istio-canary:platform"].pop("gatewayNodePort", None)
+
+    assert release(render_config(mutate), "istio-gateway")["inputs"]["values"]["service"] == {"type": "LoadBalancer"}

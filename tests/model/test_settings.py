@@ -226,3 +226,102 @@ def test_apps_cannot_live_in_platform_namespaces(dev):
 def test_every_problem_is_reported_at_once(dev):
     config = edit(edit(dev, APPS, "podinfo.weights", {"ga": 1, "canary": 1}), APPS, "backend.tag", "latest")
     assert {"apps.podinfo.weights", "apps.backend.tag"} <= set(rejected(config))
+
+
+# --- autopilot keys --------------------------------------------------------------------------
+
+DELIVERY = "istio-canary:delivery"
+MINIMAL = {
+    CLUSTER: {"provider": "existing"},
+    APPS: {
+        "web": {
+            "namespace": "shop",
+            "strategy": "weighted",
+            "image": "ghcr.io/stefanprodan/podinfo",
+            "ga": {"tag": "6.13.0"},
+            "canary": {"tag": "6.13.0"},
+            "weights": {"ga": 100, "canary": 0},
+        }
+    },
+}
+
+
+def test_autopilot_defaults_are_steps_10_60_100_a_10m_bake_and_auto_rollback():
+    settings = parse_stack_config(MINIMAL)
+    assert settings.delivery.steps == (10, 60, 100) and settings.delivery.bake_time == "10m"
+    assert settings.delivery.auto_rollback and settings.delivery.autopilot and settings.apps["web"].autopilot
+
+
+def test_autopilot_keys_are_read_from_the_stack_file():
+    config = edit(MINIMAL, APPS, "web.autopilot", False)
+    config[DELIVERY] = {"steps": [25, 50, 75, 100], "bakeTime": "1h30m", "autoRollback": False, "autopilot": False}
+    settings = parse_stack_config(config)
+    assert settings.delivery.steps == (25, 50, 75, 100) and settings.delivery.bake_time == "1h30m"
+    assert not settings.delivery.auto_rollback and not settings.delivery.autopilot
+    assert not settings.apps["web"].autopilot
+
+
+@pytest.mark.parametrize(
+    "steps, problem",
+    [
+        ([10, 60], "[10, 60] must end at 100"),
+        ([], "[] must end at 100"),
+        ([60, 10, 100], "must rise strictly from 0: 10 follows 60"),
+        ([0, 50, 100], "must rise strictly from 0: 0 follows 0"),
+        ([10, 70, 100], "10 -> 70 rises by 60, more than delivery.maxWeightStep 50"),
+        ([10, 60, 101], "less than or equal to 100"),
+    ],
+)
+def test_steps_rise_within_max_weight_step_and_end_at_100(steps, problem):
+    problems = rejected({**MINIMAL, DELIVERY: {"steps": steps}})
+    assert any(problem in msg for path, msg in problems.items() if path.startswith("delivery.steps")), problems
+
+
+def test_explicit_steps_follow_the_stacks_own_max_weight_step():
+    assert rejected({**MINIMAL, DELIVERY: {"maxWeightStep": 20, "steps": [10, 30, 60, 100]}}) == {
+        "delivery.steps": "30 -> 60 rises by 30, more than delivery.maxWeightStep 20"
+    }
+    # The default steps stay valid: autopilot caps each move at maxWeightStep itself.
+    assert parse_stack_config({**MINIMAL, DELIVERY: {"maxWeightStep": 20}}).delivery.steps == (10, 60, 100)
+
+
+@pytest.mark.parametrize(
+    "bake, problem",
+    [
+        ("30s", "'30s' is shorter than 1m"),
+        ("10 minutes", "is not a duration"),
+        (600, "must be a string"),
+    ],
+)
+def test_bake_time_is_a_duration_of_at_least_a_minute(bake, problem):
+    problems = rejected({**MINIMAL, DELIVERY: {"bakeTime": bake}})
+    assert problem in problems["delivery.bakeTime"]
+
+
+@pytest.mark.parametrize("key, path", [(DELIVERY, "autoRollback"), (DELIVERY, "autopilot"), (APPS, "web.autopilot")])
+def test_autopilot_switches_are_booleans(key, path):
+    config = edit(MINIMAL, key, path, "no")
+    where = f"apps.{path}" if key == APPS else f"delivery.{path}"
+    assert rejected(config) == {where: "must be true or false, got 'no'"}
+
+
+@pytest.mark.parametrize(
+    "port, problem",
+    [
+        (29999, "greater than or equal to 30000"),
+        (32768, "less than or equal to 32767"),
+        ("30080", "must be an integer"),
+    ],
+)
+def test_the_gateway_node_port_is_in_the_node_port_range(dev, port, problem):
+    config = edit(dev, PLATFORM, "gatewayServiceType", "NodePort")
+    problems = rejected(edit(config, PLATFORM, "gatewayNodePort", port))
+    assert problem in problems["platform.gatewayNodePort"]
+
+
+def test_the_gateway_node_port_needs_a_node_port_gateway(dev):
+    config = edit(dev, PLATFORM, "gatewayServiceType", "LoadBalancer")
+    problems = rejected(edit(config, PLATFORM, "gatewayNodePort", 30080))
+    assert problems == {"platform.gatewayNodePort": "only allowed with platform.gatewayServiceType NodePort"}
+    config = edit(dev, PLATFORM, "gatewayServiceType", "NodePort")
+    assert parse_stack_config(edit(config, PLATFORM, "gatewayNodePort", 30080)).platform.gateway_node_port == 30080

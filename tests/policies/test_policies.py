@@ -535,7 +535,9 @@ def test_policy_command_exits_0_with_only_advisory_violations(dev, tmp_path):
     )
     result = run_policy("--plan", str(write_plan(tmp_path, plan)))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "advisory  workload-security" in result.stdout and "1 violation(s), 0 mandatory" in result.stdout
+    assert (
+        "advisory  workload-security" in result.stdout and "passed, 0 mandatory violations, 1 advisory" in result.stdout
+    )
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,21 @@ REFERENCE_DIR = Path(os.environ.get("ISTIO_CANARY_REFERENCE", PROJECT_DIR.parent
 # What `pulumi up` runs: a copy of these is a working program.
 PROGRAM = ("__main__.py", "Pulumi.yaml", "model", "components", "delivery", "policies", "dashboards")
 
+
+def copy_program(root: Path, stacks: tuple[str, ...] = ("dev",)) -> Path:
+    """A working copy of the program in `root`, with the fixture stack files `stacks`: what a CI
+    checkout holds, minus the live stack files (tests never read those)."""
+    for name in PROGRAM:
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "venv"))
+        elif source.exists():
+            shutil.copy(source, root / name)
+    for stack in stacks:
+        shutil.copy(FIXTURES_DIR / f"Pulumi.{stack}.yaml", root / f"Pulumi.{stack}.yaml")
+    return root
+
+
 # The fixture dev stack's podinfo (tests/fixtures/Pulumi.dev.yaml), the starting point of every edit.
 PODINFO = {
     "ga": 'ga: {tag: 6.13.0, track: "6.13.x", replicas: 2}',
@@ -21,11 +37,18 @@ PODINFO = {
 }
 
 
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` as a fixed test identity; its stdout. Fails the test on a git error, with git's message."""
+def git(repo: Path, *args: str, when: int | None = None) -> str:
+    """Run git in `repo` as a fixed test identity; its stdout. Fails the test on a git error, with git's message.
+
+    `when` (seconds since the epoch) dates the author and committer of a commit it makes: what
+    autopilot measures bake time from."""
+    env = None
+    if when is not None:
+        env = {**os.environ, "GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
     done = subprocess.run(
         ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
         cwd=repo,
+        env=env,
         capture_output=True,
         text=True,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from delivery.plan.diff import compare
-from tests.support.project import FIXTURES_DIR, PROGRAM, PROJECT_DIR
+from tests.support.project import copy_program
 from tests.support.project import git as _git
 
 pytestmark = pytest.mark.slow  # renders twice per run, in subprocesses
@@ -28,14 +29,7 @@ def repo(tmp_path_factory) -> Path:
     if shutil.which("git") is None:
         pytest.skip("git not found: apt-get install git")
     root = tmp_path_factory.mktemp("repo")
-    for name in PROGRAM:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy(source, root / name)
-    dev = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
-    (root / "Pulumi.dev.yaml").write_text(dev)
+    dev = (copy_program(root) / "Pulumi.dev.yaml").read_text()
     (root / "Pulumi.broken.yaml").write_text(dev)
     _git(root, "init", "-q")
     _git(root, "add", ".")
@@ -107,3 +101,45 @@ def test_moving_an_app_to_another_namespace_is_reported_as_replacements(dev_plan
     assert [(r["type"], r["name"]) for r in diff.removed] == [("kubernetes:core/v1:Namespace", "test")]
     replaced = {c.name for c in diff.replaced}
     assert {"podinfo-ga", "podinfo-canary", "podinfo-loadtest", "podinfo"} <= replaced
+
+
+def test_diff_names_the_traffic_split_in_words(dev_diff):
+    assert "**Traffic** `podinfo`: GA 90 / canary 10 → GA 80 / canary 20" in dev_diff.stdout
+
+
+def test_diff_reports_progress_on_stderr_only(dev_diff):
+    assert "diff dev: render HEAD and the work tree offline" in dev_diff.stderr
+    assert "1 to change, 0 to add, 0 to remove (" in dev_diff.stderr
+    assert "render HEAD" not in dev_diff.stdout and "\033[" not in dev_diff.stderr  # not a terminal: no colour
+
+
+def test_diff_json_is_one_document_with_stable_keys(repo):
+    done = _diff(repo, "--stack", "dev", "--base", "HEAD", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)  # stdout is only the JSON document
+    assert (doc["schema"], doc["version"]) == ("istio-canary/diff", 1)
+    assert set(doc) == {
+        "schema",
+        "version",
+        "stack",
+        "base",
+        "traffic",
+        "summary",
+        "added",
+        "removed",
+        "changed",
+        "outputs",
+    }
+    assert doc["summary"] == {
+        "change": 1,
+        "replace": 0,
+        "add": 0,
+        "remove": 0,
+        "unchanged": doc["summary"]["unchanged"],
+    }
+    assert isinstance(doc["summary"]["unchanged"], int) and doc["summary"]["unchanged"] > 0
+    assert doc["traffic"] == [{"app": "podinfo", "old": {"ga": 90, "canary": 10}, "new": {"ga": 80, "canary": 20}}]
+    [vs] = doc["changed"]
+    assert set(vs) == {"urn", "type", "name", "replaces", "changes"} and vs["replaces"] is False
+    assert {"path": "spec.http[0].route[1].weight", "old": 10, "new": 20} in vs["changes"]
+    assert all(set(o) <= {"path", "old", "new"} for o in doc["outputs"])

@@ -135,7 +135,7 @@ def test_promote_sets_both_weights_and_nothing_else(project, delivery):
     code, out, _ = delivery("promote", "--stack", "dev", "podinfo", "--canary", "60")
     assert code == 0
     assert dev(project) == changed(before, ("weights: {ga: 90, canary: 10}", "weights: {ga: 40, canary: 60}"))
-    assert "apps.podinfo.weights: ga 90 -> 40, canary 10 -> 60" in out
+    assert "apps.podinfo.weights: GA 90 / canary 10 -> GA 40 / canary 60" in out
 
 
 def test_promote_step_raises_by_max_weight_step_capped_at_100(project, delivery):
@@ -409,19 +409,17 @@ def test_status_shows_tags_weights_and_urls_from_the_offline_preview(project, de
     code, out, _ = delivery("status", "--stack", "dev")
     assert code == 0
     assert "outputs: offline preview build/preview/dev/plan.json" in out and "ingress: 198.51.100.10" in out
-    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("podinfo", "frontend"))}
-    assert lines["podinfo"] == [
+    lines = {line.split()[0]: line.split("  ") for line in out.splitlines() if line.startswith(("podinfo", "frontend"))}
+    assert [cell.strip() for cell in lines["podinfo"] if cell.strip()] == [
         "podinfo",
         "weighted",
         "test",
-        "6.13.0",
-        "(6.13.x)",
-        "6.14.1",
-        "(6.14.x)",
-        "90/10",
+        "6.13.0 (6.13.x)",
+        "6.14.1 (6.14.x)",
+        "GA 90 / canary 10",
         "http://podinfo.example.com/",
     ]
-    assert lines["frontend"][-1] == "http://198.51.100.10/"  # host "*" is the gateway's address
+    assert lines["frontend"][-1].strip() == "http://198.51.100.10/"  # host "*" is the gateway's address
 
 
 def test_status_prefers_the_pulumi_cli_when_installed(project, delivery, monkeypatch):
@@ -441,7 +439,7 @@ def test_status_prefers_the_pulumi_cli_when_installed(project, delivery, monkeyp
 
 def test_status_of_every_stack_without_outputs(project, delivery, monkeypatch):
     monkeypatch.setenv("PATH", str(project))
-    code, out, _ = delivery("status")
+    code, out, _ = delivery("status", "--all")
     assert code == 0
     assert "stack dev (Pulumi.dev.yaml)" in out and "stack local (Pulumi.local.yaml)" in out
     assert "outputs: none" in out

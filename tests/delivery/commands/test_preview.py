@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,19 @@ def test_a_stack_without_the_slack_secret_previews_with_notifications_off(dev_pl
     assert _slack(dev_plan) != (None, [])  # the fixture stack sets one
     plan = render_config(lambda config: config.pop("istio-canary:slackWebhookUrl"))
     assert _slack(plan) == (None, [])
+
+
+@slow
+def test_preview_says_how_many_policies_ran_and_passed(dev_preview):
+    result, _ = dev_preview
+    found = re.search(r"^policies: (\d+) ran, (\d+) passed, (\d+) mandatory violations?", result.stdout, re.M)
+    assert found, result.stdout
+    ran, passed, mandatory = map(int, found.groups())
+    assert ran > 10 and passed == ran and mandatory == 0  # the fixture stack breaks no rule
+
+
+@slow
+def test_preview_progress_goes_to_stderr_in_plain_text(dev_preview):
+    result, _ = dev_preview
+    assert "preview dev: run the program offline, under mocks" in result.stderr
+    assert re.search(r"resources to create \(\d+\.\d s\)", result.stderr) and "\033[" not in result.stderr

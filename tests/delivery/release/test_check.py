@@ -123,7 +123,7 @@ def test_a_new_stack_is_checked_without_a_base(repo, check):
     "base, stack, change, message",
     [
         ("main", "prod", None, "no stack file Pulumi.prod.yaml"),
-        ("main", "dev", weights(80, 30), "apps.podinfo.weights: ga 80 + canary 30 = 110"),
+        ("main", "dev", weights(80, 30), "apps.podinfo.weights: GA 80 / canary 30 sum to 110"),
     ],
 )
 def test_bad_ref_missing_file_or_invalid_config_exit_2(repo, check, base, stack, change, message):
@@ -168,3 +168,17 @@ def test_a_docs_change_touches_no_stack(repo, changed_stacks):
 def test_a_new_branch_without_before_touches_every_stack(repo, changed_stacks):
     assert changed_stacks("--base", "0" * 40) == ["dev", "prod"]
     assert changed_stacks("--all") == ["dev", "prod"]
+
+
+def test_changed_stacks_says_nothing_about_stacks_left_alone(repo, changed_stacks, capsys):
+    edit(repo, weights(50, 50), stack="prod")
+    assert main(["changed-stacks", "--base", "HEAD", "--project-dir", str(repo)]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == ["prod"]
+    assert "local" not in out.err and "dev" not in out.err  # untouched: not skipped, not listed
+
+
+def test_changed_stacks_says_why_a_touched_stack_is_skipped(repo, changed_stacks, capsys):
+    (repo / "components" / "mesh.py").write_text("ISTIO = 2\n")
+    assert main(["changed-stacks", "--base", "HEAD", "--project-dir", str(repo)]) == 0
+    assert "local: skipped, an existing cluster CI cannot reach" in capsys.readouterr().err

@@ -1,0 +1,227 @@
+"""Autopilot: decide the next release step of every weighted app from Git history and the gate.
+
+For each weighted app, exactly one action, with its evidence:
+
+- `skip`: the app (`apps.<app>.autopilot: false`) or the stack (`delivery.autopilot: false`) is paused;
+- `none`: nothing in flight (canary weight 0 and the canary runs GA's tag);
+- `promote`: from 0 to the first step as soon as a new canary tag is on the base branch (no metrics
+  needed: the canary has no traffic yet); from a step to the next when the step has baked
+  `delivery.bakeTime` and the gate passes over the bake window;
+- `finalize`: the canary has held 100 for `bakeTime` and the gate passes;
+- `rollback`: the gate judged the canary worse than GA (`delivery.autoRollback`, default true);
+- `hold`: anything else, with the reason: still baking, not enough traffic to judge, metrics
+  unavailable (never a promote or a rollback on missing data), the app's state in the work tree
+  is not on the base branch yet, a rolled-back canary waiting for a new tag, or a rollback of
+  another app going first.
+
+When each step started comes from git (`step_history`); the pull request's text and the JSON
+document from `autopilot_report`.
+
+Steps: the next step is the smallest of `delivery.steps` above the current weight, capped at
+current + `delivery.maxWeightStep`, so `delivery check` accepts every edit by construction.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from delivery import stack
+from delivery.errors import UnavailableError
+from delivery.release import gate, step_history, steps
+from delivery.release.step_history import StepStart
+from model.settings import Delivery, Settings, WeightedApp
+from model.settings.fields import duration_seconds
+
+HOLD, PROMOTE, FINALIZE, ROLLBACK, NONE, SKIP = "hold", "promote", "finalize", "rollback", "none", "skip"
+EDITS = (PROMOTE, FINALIZE, ROLLBACK)
+
+
+@dataclass(frozen=True)
+class Decision:
+    app: str
+    action: str
+    reason: str
+    canary_from: int
+    canary_to: int
+    bake_required: float
+    step: StepStart | None = None
+    bake_observed: float | None = None
+    gate: gate.GateResult | None = None
+    gate_window: str | None = None
+    metrics_unavailable: bool = False
+
+
+@dataclass
+class Run:
+    stack: str
+    stack_file: str
+    base: str
+    base_commit: str
+    decided_at: float
+    prometheus: str | None
+    settings: Settings
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def edits(self) -> list[Decision]:
+        return [d for d in self.decisions if d.action in EDITS]
+
+    @property
+    def metrics_unavailable(self) -> bool:
+        return any(d.metrics_unavailable for d in self.decisions)
+
+
+def next_step(delivery: Delivery, canary: int) -> int:
+    target = next((s for s in delivery.steps if s > canary), 100)
+    return min(target, canary + delivery.max_weight_step, 100)
+
+
+def human(seconds: float) -> str:
+    """`1h2m3s`, `10m`, `0s`."""
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs or not seconds else ""]
+    return "".join(parts)
+
+
+def _decide_app(name: str, app: WeightedApp, run: Run, start: StepStart | None) -> Decision:
+    delivery = run.settings.delivery
+    bake = duration_seconds(delivery.bake_time)
+    now_weight = app.weights.canary
+
+    def decision(action: str, reason: str, to: int = now_weight, **evidence: Any) -> Decision:
+        return Decision(name, action, reason, now_weight, to, bake, step=start, **evidence)
+
+    if not delivery.autopilot:
+        return decision(SKIP, "delivery.autopilot is false: the stack is paused")
+    if not app.autopilot:
+        return decision(SKIP, f"apps.{name}.autopilot is false: this app is released by hand")
+    if now_weight == 0 and app.canary.tag == app.ga.tag:
+        return decision(NONE, f"nothing in flight: canary at 0 runs GA's tag {app.ga.tag}")
+    here = step_history.AppState(now_weight, app.canary.tag)
+    if start is None or start.after != here:
+        return decision(
+            HOLD,
+            f"apps.{name} (canary {now_weight}, tag {app.canary.tag}) in {run.stack_file} is not "
+            f"what {run.base} holds: merge that change first; bake time starts at its merge",
+        )
+    elapsed = max(0.0, run.decided_at - start.committed_at)
+    if now_weight == 0:
+        before = start.before
+        if (
+            before is not None
+            and before.canary_tag == app.canary.tag
+            and isinstance(before.canary_weight, int)
+            and before.canary_weight > 0
+        ):
+            return decision(
+                HOLD,
+                f"canary {app.canary.tag} was rolled back in {start.commit[:12]}: set a new canary tag to start again",
+                bake_observed=elapsed,
+            )
+        return decision(
+            PROMOTE,
+            f"canary tag {app.canary.tag} is on {run.base}: first step, no traffic to judge yet",
+            to=next_step(delivery, 0),
+            bake_observed=elapsed,
+        )
+    if run.prometheus is None:
+        return decision(HOLD, "no --prometheus: the gate cannot judge the canary", bake_observed=elapsed)
+    # The gate looks at this step only: from its start (at least a minute, rate() needs samples)
+    # up to the bake time.
+    window = f"{int(min(max(elapsed, 60), bake))}s"
+    try:
+        result = gate.evaluate(run.settings, name, run.prometheus, window)
+    except UnavailableError as exc:
+        return decision(
+            HOLD,
+            f"metrics unavailable, holding: {exc}",
+            bake_observed=elapsed,
+            gate_window=window,
+            metrics_unavailable=True,
+        )
+    evidence: dict[str, Any] = {"bake_observed": elapsed, "gate": result, "gate_window": window}
+    reasons = "; ".join(result.reasons)
+    if not result.judged:
+        return decision(HOLD, f"not enough traffic to judge: {reasons}", **evidence)
+    if not result.passed:
+        if delivery.auto_rollback:
+            return decision(ROLLBACK, f"the gate failed: {reasons}", to=0, **evidence)
+        return decision(
+            HOLD,
+            "the gate failed but delivery.autoRollback is false: a person decides "
+            f"(python -m delivery rollback --stack {run.stack} {name}): {reasons}",
+            **evidence,
+        )
+    if elapsed < bake:
+        return decision(
+            HOLD, f"baking: healthy for {human(elapsed)} of delivery.bakeTime {delivery.bake_time}", **evidence
+        )
+    if now_weight == 100:
+        return decision(
+            FINALIZE,
+            f"canary held 100 healthy for {human(elapsed)} (delivery.bakeTime {delivery.bake_time}): "
+            f"GA takes tag {app.canary.tag}",
+            to=0,
+            **evidence,
+        )
+    return decision(
+        PROMOTE,
+        f"healthy for {human(elapsed)} (delivery.bakeTime {delivery.bake_time}): next step",
+        to=next_step(delivery, now_weight),
+        **evidence,
+    )
+
+
+def _rollbacks_first(decisions: list[Decision]) -> list[Decision]:
+    """A run that rolls back changes nothing else: that pull request can merge on its own, fast."""
+    rolling = [d.app for d in decisions if d.action == ROLLBACK]
+    if not rolling:
+        return decisions
+    deferred = f"deferred: this run only rolls back ({', '.join(rolling)}), so that pull request can merge alone"
+    return [
+        replace(d, action=HOLD, reason=f"{deferred}; then {d.action} ({d.reason})", canary_to=d.canary_from)
+        if d.action in (PROMOTE, FINALIZE)
+        else d
+        for d in decisions
+    ]
+
+
+def decide(
+    stack_name: str, project_dir: Path, prometheus: str | None, base: str | None = None, now: float | None = None
+) -> Run:
+    """Every weighted app's decision. Raises UsageError (a StackFileError among them) on bad input."""
+    path = stack.stack_path(stack_name, project_dir)
+    settings = stack.load_settings(path)
+    base = step_history.resolve_base(project_dir, base)
+    base_commit = step_history.commit_of(project_dir, base)
+    decided_at = time.time() if now is None else now
+    run = Run(stack_name, path.name, base, base_commit, decided_at, prometheus, settings)
+    weighted = {name: app for name, app in settings.apps.items() if isinstance(app, WeightedApp)}
+    starts = step_history.step_starts(project_dir, base, path.name, list(weighted)) if weighted else {}
+    decisions = [_decide_app(name, app, run, starts.get(name)) for name, app in weighted.items()]
+    run.decisions = _rollbacks_first(decisions)
+    return run
+
+
+def write(run: Run, project_dir: Path, dry_run: bool = False) -> tuple[stack.EditResult, list[str]]:
+    """Apply the run's edits in one validated write, through the same steps as the commands."""
+    described: list[str] = []
+
+    def mutate(config: CommentedMap) -> None:
+        for d in run.edits:
+            if d.action == PROMOTE:
+                described.extend(steps.set_canary(config, d.app, d.canary_to, "autopilot"))
+            elif d.action == ROLLBACK:
+                described.extend(steps.rollback(config, d.app))
+            else:
+                described.extend(steps.finalize(config, d.app, run.stack))
+
+    path = stack.stack_path(run.stack, project_dir)
+    return stack.edit(path, mutate, dry_run=dry_run), described

@@ -1,0 +1,174 @@
+"""What autopilot tells people: the pull request's title, labels and Markdown body, and the JSON document."""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from datetime import UTC, datetime
+from typing import Any
+
+from delivery.release import gate
+from delivery.release.autopilot import FINALIZE, ROLLBACK, Decision, Run
+from delivery.release.autopilot import human as human_duration
+from model import weights
+from model.settings import Delivery
+
+AUTOMERGE_LABEL = "automerge"
+
+
+def redact(url: str | None) -> str | None:
+    """A URL without the credentials it may carry."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _step(d: Decision) -> str:
+    """A commit title's short form: `10 -> 60`, after the word `canary`."""
+    return f"{d.canary_from} -> {d.canary_to}" if d.canary_to != d.canary_from else str(d.canary_from)
+
+
+def _split(d: Decision) -> str:
+    """The PR table's split in the one notation (`GA 90 / canary 10 -> GA 40 / canary 60`)."""
+    before, after = (100 - d.canary_from, d.canary_from), (100 - d.canary_to, d.canary_to)
+    return weights.shift(before, after) if after != before else weights.split(*before)
+
+
+def title(run: Run) -> str:
+    moves = [
+        f"{d.action} {d.app} " + ("(GA takes the canary tag)" if d.action == FINALIZE else f"canary {_step(d)}")
+        for d in run.edits
+    ]
+    return f"autopilot({run.stack}): " + ("; ".join(moves) if moves else "no change")
+
+
+def labels(run: Run) -> list[str]:
+    actions = sorted({d.action for d in run.edits})
+    found = ["autopilot", *(f"autopilot:{a}" for a in actions)]
+    if actions == [ROLLBACK]:
+        found.append(AUTOMERGE_LABEL)
+    return found
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+def _gate_table(d: Decision, result: gate.GateResult, delivery: Delivery) -> list[str]:
+    c, g = result.canary, result.ga
+    verdict = "passed" if result.passed else ("failed" if result.judged else "could not judge")
+    return [
+        f"Gate over the last {d.gate_window}: **{verdict}**"
+        + ("" if result.passed else ": " + "; ".join(result.reasons)),
+        "",
+        "| | canary | GA | limit |",
+        "|---|---:|---:|---|",
+        f"| requests/s | {_number(c.requests, '.2f')} | {_number(g.requests, '.2f')} | > 0 on both sides |",
+        f"| error rate (%) | {_number(c.error_rate, '.2f')} | {_number(g.error_rate, '.2f')} "
+        f"| canary <= GA + {delivery.max_error_rate_delta:g} |",
+        f"| p99 latency (ms) | {_number(c.p99, '.1f')} | {_number(g.p99, '.1f')} "
+        f"| canary <= GA x {delivery.max_latency_ratio:g} |",
+    ]
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def body(run: Run) -> str:
+    delivery = run.settings.delivery
+    lines = [
+        f"`python -m delivery autopilot` for stack `{run.stack}`, decided {_when(run.decided_at)} "
+        f"on `{run.base}` ({run.base_commit[:12]}). Steps {list(delivery.steps)}, bake time {delivery.bake_time}.",
+        "",
+        "| app | action | traffic | bake time observed / required | step started by |",
+        "|---|---|---|---|---|",
+    ]
+    for d in run.decisions:
+        observed = "-" if d.bake_observed is None else human_duration(d.bake_observed)
+        started = f"{d.step.commit[:12]} ({_when(d.step.committed_at)})" if d.step else "-"
+        lines.append(f"| {d.app} | **{d.action}** | {_split(d)} | {observed} / {delivery.bake_time} | {started} |")
+    for d in run.decisions:
+        lines += ["", f"### {d.app}: {d.action}", "", d.reason + "."]
+        if d.gate is not None:
+            lines += ["", *_gate_table(d, d.gate, delivery)]
+    lines += [
+        "",
+        "Merging applies this with `pulumi up`; the next step's bake time starts at the merge commit. "
+        "Close this pull request to skip the step; set `autopilot: false` on the app to pause it.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def pull_request(run: Run) -> dict[str, Any]:
+    """Title, Markdown body and labels of the pull request for a run that changed the stack file."""
+    found = labels(run)
+    return {"title": title(run), "body": body(run), "labels": found, "automerge": AUTOMERGE_LABEL in found}
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _side(side: gate.SideMetrics) -> dict[str, Any]:
+    return {
+        "workload": side.workload,
+        "requests_per_second": _finite(side.requests),
+        "error_rate_percent": _finite(side.error_rate),
+        "p99_ms": _finite(side.p99),
+    }
+
+
+def decision_json(d: Decision, delivery: Delivery) -> dict[str, Any]:
+    result = d.gate
+    return {
+        "app": d.app,
+        "action": d.action,
+        "reason": d.reason,
+        "canary": {"from": d.canary_from, "to": d.canary_to},
+        "bake": {
+            "required_seconds": d.bake_required,
+            "observed_seconds": None if d.bake_observed is None else int(d.bake_observed),
+            "step_commit": d.step.commit if d.step else None,
+            "step_committed_at": d.step.committed_at if d.step else None,
+        },
+        "metrics_unavailable": d.metrics_unavailable,
+        "gate": None
+        if result is None
+        else {
+            "window": d.gate_window,
+            "passed": result.passed,
+            "judged": result.judged,
+            "reasons": list(result.reasons),
+            "canary": _side(result.canary),
+            "ga": _side(result.ga),
+            "limits": {
+                "max_error_rate_delta": delivery.max_error_rate_delta,
+                "max_latency_ratio": delivery.max_latency_ratio,
+            },
+        },
+    }
+
+
+def document(run: Run, status: int, pull: dict[str, Any] | None) -> dict[str, Any]:
+    """The `--json` document (its keys are in the README's Autopilot section)."""
+    return {
+        "stack": run.stack,
+        "stack_file": run.stack_file,
+        "base": run.base,
+        "base_commit": run.base_commit,
+        "decided_at": int(run.decided_at),
+        "prometheus": redact(run.prometheus),
+        "exit_code": status,
+        "decisions": [decision_json(d, run.settings.delivery) for d in run.decisions],
+        "changed": pull is not None,
+        "pull_request": pull,
+    }

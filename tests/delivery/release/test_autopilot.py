@@ -1,0 +1,247 @@
+"""Autopilot decisions from a real Prometheus (synthetic Istio metrics) and a git history with set dates."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from delivery.errors import UsageError
+from delivery.release import autopilot, autopilot_report, check
+from tests.support.stack_repo import GA_TAG, NEW_TAG, STACK, StackRepo, app, stack_text
+
+pytestmark = pytest.mark.slow  # starts a real Prometheus and git
+
+BAKE = 600  # the default delivery.bakeTime, 10m
+
+
+@pytest.fixture
+def repo(tmp_path) -> StackRepo:
+    return StackRepo(tmp_path)
+
+
+def at(repo: StackRepo, started: int, apps: dict, delivery: dict | None = None, *, before: dict | None = None) -> None:
+    """History: a first commit an hour before the step (`before`, default: every app idle at GA's
+    tag), then the commit that put `apps` in place, `started` seconds ago."""
+    now = int(time.time())
+    idle = {name: app(canary_tag=GA_TAG) for name in apps}
+    repo.commit(now - 3600 - started, "initial", stack_text(before or idle, delivery))
+    repo.commit(now - started, "the step", stack_text(apps, delivery))
+
+
+def decide(repo: StackRepo, prometheus: str | None, now: float | None = None) -> dict[str, autopilot.Decision]:
+    run = autopilot.decide(STACK, repo.path, prometheus, now=now)
+    return {d.app: d for d in run.decisions}
+
+
+def test_a_healthy_canary_holds_until_its_step_has_baked(repo, prometheus_url):
+    at(repo, 120, {"healthy": app(canary=10)})
+
+    d = decide(repo, prometheus_url)["healthy"]
+
+    assert d.action == "hold" and d.reason.startswith("baking: healthy for 2m")
+    assert d.canary_to == 10 and d.gate.passed and d.bake_observed == pytest.approx(120, abs=30)
+    # The gate judges this step only: its window starts at the step's commit.
+    assert d.gate_window == f"{int(d.bake_observed)}s"
+
+
+def test_a_healthy_canary_is_promoted_to_the_next_step_after_bake_time(repo, prometheus_url):
+    at(repo, BAKE + 100, {"healthy": app(canary=10)})
+
+    d = decide(repo, prometheus_url)["healthy"]
+
+    assert (d.action, d.canary_from, d.canary_to) == ("promote", 10, 60)
+    assert d.gate.passed and d.gate_window == "600s"
+    assert d.gate.canary.requests == pytest.approx(2) and d.gate.ga.requests == pytest.approx(18)
+
+
+def test_a_failing_canary_is_rolled_back_without_waiting_for_bake_time(repo, prometheus_url):
+    at(repo, 120, {"failing": app(canary=10)})
+
+    d = decide(repo, prometheus_url)["failing"]
+
+    assert (d.action, d.canary_to) == ("rollback", 0)
+    assert d.gate.judged and not d.gate.passed
+    assert "canary error rate 10.00% exceeds GA's 0.00%" in d.reason
+
+
+def test_a_failing_canary_holds_when_auto_rollback_is_off(repo, prometheus_url):
+    at(repo, 120, {"failing": app(canary=10)}, {"autoRollback": False})
+
+    d = decide(repo, prometheus_url)["failing"]
+
+    assert (d.action, d.canary_to) == ("hold", 10)
+    assert (
+        "delivery.autoRollback is false" in d.reason and "python -m delivery rollback --stack auto failing" in d.reason
+    )
+
+
+def test_a_canary_without_traffic_holds_instead_of_rolling_back(repo, prometheus_url):
+    at(repo, BAKE + 100, {"idle": app(canary=10)})
+
+    d = decide(repo, prometheus_url)["idle"]
+
+    assert d.action == "hold" and not d.gate.judged
+    assert d.reason == "not enough traffic to judge: no traffic to idle-canary in the last 600s: nothing to judge"
+
+
+def test_an_unreachable_prometheus_holds_every_app_in_flight(repo, down_url):
+    at(repo, BAKE + 100, {"healthy": app(canary=10), "failing": app(canary=60), "fresh": app(canary=0)})
+
+    run = autopilot.decide(STACK, repo.path, down_url)
+    decisions = {d.app: d for d in run.decisions}
+
+    assert run.metrics_unavailable
+    for name in ("healthy", "failing"):
+        assert decisions[name].action == "hold" and decisions[name].metrics_unavailable
+        assert "metrics unavailable, holding: Prometheus at" in decisions[name].reason
+    # Starting a new canary at the first step needs no metrics.
+    assert (decisions["fresh"].action, decisions["fresh"].canary_to) == ("promote", 10)
+
+
+def test_a_canary_held_at_100_healthy_for_bake_time_is_finalized(repo, prometheus_url):
+    at(repo, BAKE + 100, {"healthy": app(canary=100)})
+
+    d = decide(repo, prometheus_url)["healthy"]
+
+    assert (d.action, d.canary_to) == ("finalize", 0) and d.gate.passed
+    assert f"GA takes tag {NEW_TAG}" in d.reason
+
+
+def test_nothing_in_flight_is_none(repo, prometheus_url):
+    at(repo, BAKE + 100, {"healthy": app(canary=0, canary_tag=GA_TAG)})
+
+    d = decide(repo, prometheus_url)["healthy"]
+
+    assert d.action == "none" and d.gate is None
+
+
+def test_a_new_canary_tag_on_the_base_branch_starts_at_the_first_step_without_metrics(repo):
+    at(repo, 30, {"healthy": app(canary=0, canary_tag=NEW_TAG)})
+
+    d = decide(repo, prometheus=None)["healthy"]
+
+    assert (d.action, d.canary_from, d.canary_to) == ("promote", 0, 10) and d.gate is None
+
+
+@pytest.mark.parametrize("where", ["app", "stack"])
+def test_autopilot_false_skips_the_app_or_the_whole_stack(where, repo, prometheus_url):
+    paused = app(canary=10, autopilot=False) if where == "app" else app(canary=10)
+    at(repo, BAKE + 100, {"failing": paused}, {"autopilot": False} if where == "stack" else None)
+
+    d = decide(repo, prometheus_url)["failing"]
+
+    assert d.action == "skip" and d.gate is None
+    assert ("apps.failing.autopilot is false" if where == "app" else "delivery.autopilot is false") in d.reason
+
+
+def test_a_rolled_back_canary_waits_for_a_new_tag(repo, prometheus_url):
+    now = int(time.time())
+    repo.commit(now - 7200, "canary at 10", stack_text({"failing": app(canary=10)}))
+    repo.commit(now - 3600, "rollback", stack_text({"failing": app(canary=0)}))
+
+    d = decide(repo, prometheus_url)["failing"]
+    assert d.action == "hold" and "was rolled back in" in d.reason and "set a new canary tag" in d.reason
+
+    repo.commit(now - 60, "a fixed canary", stack_text({"failing": app(canary=0, canary_tag="6.14.2")}))
+    assert decide(repo, prometheus_url)["failing"].action == "promote"
+
+
+def test_bake_time_runs_from_the_merge_commit_not_from_when_the_branch_was_written(repo, prometheus_url):
+    now = int(time.time())
+    repo.commit(now - 7200, "initial", stack_text({"healthy": app(canary=0)}))
+    repo.git("checkout", "-q", "-b", "promote")
+    repo.commit(now - 3600, "promote to 10 (written an hour ago)", stack_text({"healthy": app(canary=10)}))
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge the promotion", "promote", when=now - 120)
+
+    d = decide(repo, prometheus_url)["healthy"]
+
+    assert d.action == "hold" and d.step.committed_at == now - 120
+    assert d.step.commit == repo.head()
+
+
+def test_an_unmerged_change_holds_until_it_is_on_the_base_branch(repo, prometheus_url):
+    at(repo, BAKE + 100, {"healthy": app(canary=10)})
+    repo.file.write_text(stack_text({"healthy": app(canary=60)}))  # edited, not committed
+
+    d = decide(repo, prometheus_url)["healthy"]
+
+    assert d.action == "hold" and "is not what HEAD holds: merge that change first" in d.reason
+
+
+def test_a_rollback_goes_alone_and_other_steps_wait(repo, prometheus_url):
+    at(repo, BAKE + 100, {"healthy": app(canary=10), "failing": app(canary=10)})
+
+    decisions = decide(repo, prometheus_url)
+
+    assert decisions["failing"].action == "rollback"
+    assert decisions["healthy"].action == "hold" and decisions["healthy"].canary_to == 10
+    assert decisions["healthy"].reason.startswith("deferred: this run only rolls back (failing)")
+
+
+def test_steps_never_rise_by_more_than_max_weight_step(repo, prometheus_url):
+    at(repo, BAKE + 100, {"healthy": app(canary=10)}, {"maxWeightStep": 20})
+
+    assert decide(repo, prometheus_url)["healthy"].canary_to == 30
+
+
+def test_a_shallow_clone_is_refused_because_history_times_the_steps(repo, tmp_path):
+    at(repo, 60, {"healthy": app(canary=10)})
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone))
+
+    with pytest.raises(UsageError, match="shallow clone.*fetch-depth: 0"):
+        autopilot.decide(STACK, clone, None)
+
+
+# --- a whole release ------------------------------------------------------------------------------
+
+
+def test_autopilot_alone_releases_a_canary_from_0_to_finalize_and_check_passes_every_commit(repo, prometheus_url):
+    """Start an hour ago; every 4 minutes (a simulated clock) autopilot decides; each edit it
+    writes is checked against the base like a PR, then merged as a commit dated that moment."""
+    clock = int(time.time()) - 3600
+    repo.commit(clock, "initial: GA only", stack_text({"healthy": app(canary=0, canary_tag=GA_TAG)}))
+    clock += 60
+    repo.commit(clock, "set-tag: canary 6.14.1", stack_text({"healthy": app(canary=0, canary_tag=NEW_TAG)}))
+
+    journal = []
+    for _ in range(20):
+        clock += 240
+        run = autopilot.decide(STACK, repo.path, prometheus_url, now=clock)
+        (d,) = run.decisions
+        journal.append((d.action, d.canary_from, d.canary_to))
+        if d.action in ("promote", "finalize"):
+            result, _ = autopilot.write(run, repo.path)
+            assert result.written
+            findings = check.check(STACK, "HEAD", Path(repo.path))
+            assert not [f for f in findings if f.level == check.FAIL], findings
+            repo.commit(clock, autopilot_report.title(run))
+        if d.action == "none":
+            break
+
+    assert journal == [
+        ("promote", 0, 10),
+        ("hold", 10, 10),
+        ("hold", 10, 10),
+        ("promote", 10, 60),
+        ("hold", 60, 60),
+        ("hold", 60, 60),
+        ("promote", 60, 100),
+        ("hold", 100, 100),
+        ("hold", 100, 100),
+        ("finalize", 100, 0),
+        ("none", 0, 0),
+    ]
+    final = autopilot.decide(STACK, repo.path, prometheus_url, now=clock)
+    assert final.settings.apps["healthy"].ga.tag == NEW_TAG
+    assert [line.split(" ", 2)[2] for line in repo.log()] == [
+        "autopilot(auto): finalize healthy (GA takes the canary tag)",
+        "autopilot(auto): promote healthy canary 60 -> 100",
+        "autopilot(auto): promote healthy canary 10 -> 60",
+        "autopilot(auto): promote healthy canary 0 -> 10",
+        "set-tag: canary 6.14.1",
+        "initial: GA only",
+    ]
