@@ -104,6 +104,7 @@ def test_bombs_are_refused_before_anything_walks_them(text, message):
         (b"config: [\n", "not valid YAML"),
         (b"- a\n- b\n", "expected a mapping"),
         (b"config: 5\n", "expected a mapping"),
+        (b"config:\n  a: ._\n", "cannot build"),
     ],
 )
 def test_undecodable_or_malformed_files_are_exit_2_naming_the_file(tmp_path, data, message):
