@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 
 import pytest
 
@@ -34,7 +35,14 @@ def _on_a_terminal() -> str:
         with os.fdopen(secondary, "w", closefd=False) as tty:
             assert tty.isatty()
             _run_step(tty)
-        return os.read(main, 4096).decode()
+        # A terminal hands out what was written in pieces: read until nothing more is waiting.
+        chunks = []
+        while select.select([main], [], [], 0.5)[0]:
+            chunk = os.read(main, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
     finally:
         os.close(main)
         os.close(secondary)
