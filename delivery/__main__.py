@@ -93,5 +93,10 @@ def _exit(status: int) -> None:
     os._exit(status)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `istio-canary` console script: the same exit path as `python -m delivery`."""
     _exit(main())
+
+
+if __name__ == "__main__":
+    cli()
