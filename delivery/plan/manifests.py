@@ -79,7 +79,8 @@ def _owned(out_dir: Path) -> set[str]:
     if names:
         raise UsageError(
             f"--out {out_dir}: the directory is not empty and was not written by a preview (no {MARKER}); "
-            "a preview never deletes files it did not write: give an empty or new directory"
+            "a preview never deletes files it did not write: give an empty or new directory "
+            "(or delete this one yourself if an older istio-canary, which wrote no marker, made it)"
         )
     return set()
 
