@@ -21,8 +21,14 @@ from delivery import stack  # noqa: E402
 from delivery.plan import engine  # noqa: E402
 from tests.support.project import FIXTURES_DIR, REFERENCE_DIR  # noqa: E402
 
-# Fixtures of a real Prometheus serving canary scenarios, for the tests that ask for them by name.
-pytest_plugins = ["tests.support.canary_scenarios"]
+# Fixtures shared by the test files of one directory live beside them in a support module and are
+# registered here: a second conftest.py would shadow this one's `from conftest import reference_file`.
+pytest_plugins = [
+    "tests.support.canary_scenarios",  # a real Prometheus serving canary scenarios
+    "tests.support.stack_edits",  # commands editing copies of the fixture stack files
+    "tests.components.support.platform",  # a second platform configuration
+    "tests.policies.support.plans",  # the dev plan as JSON to mutate
+]
 
 
 @pytest.fixture(scope="session")

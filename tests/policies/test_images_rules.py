@@ -1,0 +1,13 @@
+"""policies/rules/images.py: pinned-images and pinned-charts, each reported on the resource a
+minimal mutation breaks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.policies.support.mutations import IMAGES, assert_only_reported, case_ids
+
+
+@pytest.mark.parametrize("rule, _what, mutate, offender", IMAGES, ids=case_ids(IMAGES))
+def test_each_rule_reports_the_resource_a_minimal_mutation_breaks(dev, rule, _what, mutate, offender):
+    assert_only_reported(dev, rule, mutate, offender)
