@@ -3,12 +3,8 @@
     python -m delivery changed-stacks --base origin/main     # ["dev"]
     python -m delivery changed-stacks --all
 
-A stack is touched when its Pulumi.<stack>.yaml changed since REF; every stack is touched
-when the program changed (PROGRAM_PATHS: what `pulumi up` runs). Stacks on an existing
-cluster (`cluster.provider: existing`) are left out unless --any-cluster: CI has no
-kubeconfig for a kind or minikube context, but can still check and diff them offline.
-A base of all zeros (GitHub's `before` of a new branch) means every stack.
-Explanations go to stderr, the JSON list to stdout.
+Explanations go to stderr, the JSON list to stdout. Which stacks count (stated once, in
+delivery/release/changed_stacks.py):
 """
 
 from __future__ import annotations
@@ -19,7 +15,10 @@ from pathlib import Path
 
 from delivery.commands import common
 from delivery.errors import ExitStatus
+from delivery.release import changed_stacks as release_changed_stacks
 from delivery.release.changed_stacks import touched
+
+__doc__ = f"{__doc__}\n{(release_changed_stacks.__doc__ or '').partition(chr(10) * 2)[2]}"
 
 HELP = "JSON list of the deployable stacks a change touches (for CI matrices)"
 

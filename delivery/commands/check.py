@@ -3,15 +3,8 @@
     istio-canary check --stack dev --base origin/main
     istio-canary check --stack dev --base origin/main --json   # one JSON document (keys in the README)
 
-Fails (exit 1) when, between REF and the work tree:
-- a weighted app's canary weight rises by more than `delivery.maxWeightStep` (the base's value:
-  a PR cannot raise the limit and use it at once);
-- a tag is outside its side's `track`;
-- a weighted app's GA tag changes while its canary holds traffic (at the base or after the PR),
-  which would swap the baseline the canary is compared with. Finalizing is the exception: GA
-  takes the tag the canary served to 100% of the traffic.
-Prints every finding either way. Exit 2: unknown ref, missing stack file, invalid config.
-A stack file that does not exist at REF is a new stack: only its tags and tracks are checked.
+Prints every finding either way. Exit 1 when a check fails, 2 on bad input (missing stack file,
+invalid config), 3 when git cannot read REF. The checks (stated once, in delivery/release/check.py):
 """
 
 from __future__ import annotations
@@ -22,7 +15,10 @@ from pathlib import Path
 
 from delivery.commands import common
 from delivery.errors import ExitStatus
+from delivery.release import check as release_check
 from delivery.release.check import FAIL, NOTE, OK, Finding, check
+
+__doc__ = f"{__doc__}\n{(release_check.__doc__ or '').partition(chr(10) * 2)[2]}"
 
 JSON_VERSION = 1
 HELP = "PR check: weight steps, tags inside tracks, GA untouched while the canary holds traffic"

@@ -5,7 +5,6 @@ when the program changed (PROGRAM_PATHS: what `pulumi up` runs). Stacks on an ex
 cluster (`cluster.provider: existing`) are left out unless --any-cluster: CI has no
 kubeconfig for a kind or minikube context, but can still check and diff them offline.
 A base of all zeros (GitHub's `before` of a new branch) means every stack.
-Explanations go to stderr, the JSON list to stdout.
 """
 
 from __future__ import annotations
