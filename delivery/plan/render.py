@@ -21,7 +21,6 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -160,29 +159,6 @@ def resolve_archive(
 
 
 # --- capabilities --------------------------------------------------------------------------
-
-
-@cache
-def served_api_versions(kubernetes_version: str = KUBERNETES_VERSION) -> tuple[str, ...]:
-    """`group/version` and `group/version/Kind` for every GA API the target version serves.
-
-    Taken from kubernetes-validate's OpenAPI definitions for that version. Alpha and beta
-    versions are left out: since Kubernetes 1.24 new beta APIs are off by default (KEP-3136),
-    and GKE does not enable alpha APIs on regular clusters. Helm offline knows group/versions
-    only, so charts testing `.Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget"`
-    need the Kind entries too.
-    """
-    from delivery.plan.verify.schemas import builtin_definitions
-
-    entries: set[str] = set()
-    for definition in builtin_definitions(kubernetes_version).values():
-        for gvk in definition.get("x-kubernetes-group-version-kind") or []:
-            version = gvk["version"]
-            if not (version.startswith("v") and version[1:].isdigit()):
-                continue
-            group_version = f"{gvk['group']}/{version}" if gvk["group"] else version
-            entries.update({group_version, f"{group_version}/{gvk['kind']}"})
-    return tuple(sorted(entries))
 
 
 def check_kube_version(constraint: str | None, kubernetes_version: str = KUBERNETES_VERSION) -> bool:

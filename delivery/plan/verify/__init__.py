@@ -46,7 +46,7 @@ def render_all(
 ) -> list[render.Rendered]:
     """Render each release against the built-in APIs plus the CRDs of the releases it waits for:
     what discovery will answer when Pulumi installs it."""
-    builtin = render.served_api_versions(kubernetes_version)
+    builtin = schemas.served_api_versions(kubernetes_version)
     waits = ordering.Waits(resources)
     pending = render.releases({"resources": resources})
     done: dict[str, render.Rendered] = {}

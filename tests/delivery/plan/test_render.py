@@ -12,6 +12,7 @@ import pytest
 from conftest import reference_file
 
 from delivery.plan import render
+from delivery.plan.verify.schemas import served_api_versions
 
 
 def _release(chart: str, version: str, repo: str = "", values: dict | None = None, **kw) -> render.Release:
@@ -87,7 +88,7 @@ def test_a_version_the_repository_does_not_publish_is_reported_with_chart_versio
 
 
 def test_served_api_versions_name_kinds_and_only_ga_versions():
-    served = render.served_api_versions()
+    served = served_api_versions(render.KUBERNETES_VERSION)
     assert {"v1", "v1/Service", "apps/v1/Deployment", "policy/v1/PodDisruptionBudget", "autoscaling/v2"} <= set(served)
     assert not [v for v in served if "alpha" in v or "beta" in v]
 
@@ -101,7 +102,9 @@ def test_capabilities_api_versions_reach_the_templates(tmp_path):
         '  pdb: {{ .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" | quote }}\n'
         "  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
     )
-    [configmap] = render.render_release(_release("probe", "0.1.0"), chart, render.served_api_versions()).objects
+    [configmap] = render.render_release(
+        _release("probe", "0.1.0"), chart, served_api_versions(render.KUBERNETES_VERSION)
+    ).objects
     assert configmap["data"] == {"pdb": "true", "kube": f"v{render.KUBERNETES_VERSION}"}
 
 
