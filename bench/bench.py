@@ -9,7 +9,7 @@
 - resource count and the longest dependency chain (dependencies and provider edges), which
   bounds how long a first `pulumi up` must wait in sequence;
 - blast radius of the two everyday PRs: a weight edit and a canary tag edit, and of each weights
-  transition of a release (first promote 0->10, 10->60, rollbacks 60->0 and 100->0).
+  transition of a release (canary 0 to 10, 10 to 60, rollbacks from 60 and from 100 to 0).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 from delivery import progress  # noqa: E402
 from delivery import stack as stack_file  # noqa: E402
 from delivery.plan import engine  # noqa: E402
+from model import weights  # noqa: E402
 from model.versions import Version  # noqa: E402
 
 PACKAGES = ("pulumi", "pulumi_gcp", "pulumi_kubernetes", "pulumi_random", "pulumi_policy", "pydantic", "yaml")
@@ -154,7 +155,8 @@ def main() -> int:
         for before, after in ((0, 10), (10, 60), (60, 0), (100, 0)):
             changed = blast_radius(args.stack, set_canary_weight(after), prepare=set_canary_weight(before))
             print(
-                f"blast radius of canary weight {before}->{after} on {weighted}: {len(changed)} resource(s): "
+                f"blast radius of {weights.shift((100 - before, before), (100 - after, after))} on {weighted}: "
+                f"{len(changed)} resource(s): "
                 f"{', '.join(changed) or '-'}"
             )
     return 0

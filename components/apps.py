@@ -148,8 +148,8 @@ class WeightedRelease(pulumi.ComponentResource):
                 parent=self,
                 # Istio kinds are istio-base CRDs. And the weights move only once both sides have
                 # rolled out: Pulumi awaits a Deployment's rollout, so a PR that changes a tag and
-                # the weights at once (finalize: GA to the new tag, 100/0) shifts traffic to new,
-                # ready pods, not to the old GA while it is still rolling.
+                # the weights at once (finalize: GA to the new tag, GA 100 / canary 0) shifts traffic
+                # to new, ready pods, not to the old GA while it is still rolling.
                 depends_on=[mesh.base, *self.deployments.values()],
             ),
         )

@@ -1,7 +1,7 @@
 """The CrossGuard policy pack: `pulumi preview --policy-pack policies`, `pulumi policy publish policies`.
 
-It only builds the PolicyPack from `rules.py`. Constructing a PolicyPack starts the analyzer's
-gRPC server and blocks, so nothing imports this file: the offline preview imports `rules.py`.
+It only builds the PolicyPack from `rules/` (the policies by domain). Constructing a PolicyPack starts
+the analyzer's gRPC server and blocks, so nothing imports this file: the offline preview imports `rules`.
 """
 
 from pulumi_policy import PolicyPack

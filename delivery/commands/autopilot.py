@@ -19,7 +19,6 @@ that needed it hold; nothing is promoted or rolled back on missing data).
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from delivery.commands import common
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
     status = ExitStatus.UNAVAILABLE if decided.metrics_unavailable else ExitStatus.OK
     pull = autopilot_report.pull_request(decided) if written is not None and written.changed else None
     if args.json:
-        print(json.dumps(autopilot_report.document(decided, status, pull), indent=2))
+        common.print_json("autopilot", 1, autopilot_report.document(decided, status, pull))
     else:
         _print(decided, pull)
     if status == ExitStatus.UNAVAILABLE:
@@ -72,8 +71,7 @@ def _print(decided: autopilot.Run, pull: dict[str, Any] | None) -> None:
     if not decided.decisions:
         print("  no weighted apps")
     for d in decided.decisions:
-        weight = f"canary {d.canary_from}" + (f" -> {d.canary_to}" if d.canary_to != d.canary_from else "")
-        print(f"  {d.app:<20} {d.action:<9} {weight:<16} {d.reason}")
+        print(f"  {d.app:<20} {d.action:<9} {autopilot_report.traffic(d):<38} {d.reason}")
         if d.gate is not None:
             print("    " + d.gate.report.replace("\n", "\n    "))
     if pull is not None:

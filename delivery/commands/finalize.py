@@ -15,7 +15,7 @@ from delivery.commands import common
 from delivery.errors import ExitStatus
 from delivery.release import steps
 
-HELP = "when the canary holds 100: GA takes its tag and track, weights back to 100/0"
+HELP = "when the canary holds 100: GA takes its tag and track, weights back to GA 100 / canary 0"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

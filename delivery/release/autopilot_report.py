@@ -28,20 +28,15 @@ def redact(url: str | None) -> str | None:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def _step(d: Decision) -> str:
-    """A commit title's short form: `10 -> 60`, after the word `canary`."""
-    return f"{d.canary_from} -> {d.canary_to}" if d.canary_to != d.canary_from else str(d.canary_from)
-
-
-def _split(d: Decision) -> str:
-    """The PR table's split in the one notation (`GA 90 / canary 10 -> GA 40 / canary 60`)."""
+def traffic(d: Decision) -> str:
+    """The decision's split in the one notation (`GA 90 / canary 10 -> GA 40 / canary 60`): title, table, text."""
     before, after = (100 - d.canary_from, d.canary_from), (100 - d.canary_to, d.canary_to)
     return weights.shift(before, after) if after != before else weights.split(*before)
 
 
 def title(run: Run) -> str:
     moves = [
-        f"{d.action} {d.app} " + ("(GA takes the canary tag)" if d.action == FINALIZE else f"canary {_step(d)}")
+        f"{d.action} {d.app} " + ("(GA takes the canary tag)" if d.action == FINALIZE else traffic(d))
         for d in run.edits
     ]
     return f"autopilot({run.stack}): " + ("; ".join(moves) if moves else "no change")
@@ -92,7 +87,7 @@ def body(run: Run) -> str:
     for d in run.decisions:
         observed = "-" if d.bake_observed is None else human_duration(d.bake_observed)
         started = f"{d.step.commit[:12]} ({_when(d.step.committed_at)})" if d.step else "-"
-        lines.append(f"| {d.app} | **{d.action}** | {_split(d)} | {observed} / {delivery.bake_time} | {started} |")
+        lines.append(f"| {d.app} | **{d.action}** | {traffic(d)} | {observed} / {delivery.bake_time} | {started} |")
     for d in run.decisions:
         lines += ["", f"### {d.app}: {d.action}", "", d.reason + "."]
         if d.gate is not None:

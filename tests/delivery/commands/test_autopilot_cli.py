@@ -49,7 +49,10 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
 
     assert code == 0
     doc = json.loads(out)
+    assert (doc["schema"], doc["version"]) == ("istio-canary/autopilot", 1)
     assert set(doc) == {
+        "schema",
+        "version",
         "stack",
         "stack_file",
         "base",
@@ -72,7 +75,7 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
 
     assert doc["changed"] is True
     pr = doc["pull_request"]
-    assert pr["title"] == "autopilot(auto): promote healthy canary 10 -> 60"
+    assert pr["title"] == "autopilot(auto): promote healthy GA 90 / canary 10 -> GA 40 / canary 60"
     assert pr["labels"] == ["autopilot", "autopilot:promote"] and pr["automerge"] is False
     assert "| healthy | **promote** | GA 90 / canary 10 -> GA 40 / canary 60 |" in pr["body"]
     assert "| requests/s | 2.00 | 18.00 | > 0 on both sides |" in pr["body"]
@@ -100,10 +103,10 @@ def test_text_output_prints_each_decision_then_the_pr_title_and_markdown_body(re
     code, out, _ = autopilot("--prometheus", prometheus_url, "--write")
 
     assert code == 0
-    assert "healthy              promote   canary 10 -> 60" in out
+    assert "healthy              promote   GA 90 / canary 10 -> GA 40 / canary 60 " in out
     assert "PASS: the canary is as healthy as GA" in out
     assert "wrote Pulumi.auto.yaml" in out
-    assert "PR title: autopilot(auto): promote healthy canary 10 -> 60" in out
+    assert "PR title: autopilot(auto): promote healthy GA 90 / canary 10 -> GA 40 / canary 60" in out
     assert "### healthy: promote" in out and "Gate over the last 600s: **passed**" in out
 
 

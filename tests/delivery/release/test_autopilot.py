@@ -239,9 +239,9 @@ def test_autopilot_alone_releases_a_canary_from_0_to_finalize_and_check_passes_e
     assert final.settings.apps["healthy"].ga.tag == NEW_TAG
     assert [line.split(" ", 2)[2] for line in repo.log()] == [
         "autopilot(auto): finalize healthy (GA takes the canary tag)",
-        "autopilot(auto): promote healthy canary 60 -> 100",
-        "autopilot(auto): promote healthy canary 10 -> 60",
-        "autopilot(auto): promote healthy canary 0 -> 10",
+        "autopilot(auto): promote healthy GA 40 / canary 60 -> GA 0 / canary 100",
+        "autopilot(auto): promote healthy GA 90 / canary 10 -> GA 40 / canary 60",
+        "autopilot(auto): promote healthy GA 100 / canary 0 -> GA 90 / canary 10",
         "set-tag: canary 6.14.1",
         "initial: GA only",
     ]

@@ -14,7 +14,8 @@ from tests.support.project import FIXTURES_DIR, PODINFO, git
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A repository whose base commit holds the dev stack (podinfo at 90/10), the local stack and a program file."""
+    """A repository whose base commit holds the dev stack (podinfo at GA 90 / canary 10), the local stack
+    and a program file."""
     if shutil.which("git") is None:
         pytest.skip("git not found: apt-get install git")
     for name in ("Pulumi.dev.yaml", "Pulumi.local.yaml"):
@@ -64,6 +65,19 @@ def test_a_canary_weight_rising_more_than_max_weight_step_fails(repo, check):
     assert code == 1
     assert "FAIL  apps.podinfo.weights.canary 10 -> 70 rises by 60, more than delivery.maxWeightStep 50" in out
     assert "1 problem" in err
+
+
+def test_check_json_is_one_document_with_the_verdict_and_every_finding(repo, capsys):
+    edit(repo, weights(30, 70))
+    code = main(["check", "--stack", "dev", "--base", "main", "--json", "--project-dir", str(repo)])
+    doc = json.loads(capsys.readouterr().out)  # stdout holds the JSON document and nothing else
+    assert code == 1
+    assert (doc["schema"], doc["version"], doc["stack"], doc["base"]) == ("istio-canary/check", 1, "dev", "main")
+    assert (doc["passed"], doc["problems"]) == (False, 1)
+    failed = [f["text"] for f in doc["findings"] if f["level"] == "FAIL"]
+    assert len(failed) == 1
+    assert failed[0].startswith("apps.podinfo.weights.canary 10 -> 70 rises by 60, more than delivery.maxWeightStep 50")
+    assert all(set(f) == {"level", "text"} and f["level"] in ("ok", "note", "FAIL") for f in doc["findings"])
 
 
 def test_a_pr_cannot_raise_max_weight_step_and_use_it_at_once(repo, check):
