@@ -1,7 +1,5 @@
 """istio-canary: GKE (or an existing cluster) -> Istio -> Prometheus/Grafana -> Flagger -> apps.
-
-Wiring only: each concern lives in its component; the dependency reasons live there too.
-"""
+Wiring only: each concern lives in its component; the dependency reasons live there too."""
 
 import pulumi
 
