@@ -4,10 +4,11 @@ Wiring only: each concern lives in its component; the dependency reasons live th
 import pulumi
 
 from components import alert_rules, config
-from components.apps import AppNamespaces, build_app
+from components.apps import build_app
 from components.cluster import build_cluster
 from components.flagger import Flagger
 from components.mesh import Mesh
+from components.namespaces import AppNamespaces
 from components.observability import Observability
 
 # Parse and validate the whole stack config before registering anything.
