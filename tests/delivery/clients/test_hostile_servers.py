@@ -220,7 +220,7 @@ def test_credentials_in_urls_never_appear_in_messages(url, hidden):
     assert hidden not in str(info.value)
 
 
-@pytest.mark.parametrize("url", ["http://a b/", "http://h\x00/", "http://a<b>/", "http://a\x7fb/", "http://a\"b/"])
+@pytest.mark.parametrize("url", ["http://a b/", "http://h\x00/", "http://a<b>/", "http://a\x7fb/", 'http://a"b/'])
 def test_a_url_whose_host_cannot_be_a_host_is_exit_3_never_a_traceback(url):
     # http.client raised its own InvalidURL while connecting, past every handler.
     with pytest.raises(UnavailableError, match="not a URL"):
