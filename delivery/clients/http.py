@@ -36,6 +36,7 @@ _SECRET_PARAM = re.compile(
     r"(?i)(token|access_token|id_token|password|passwd|secret|key|api[-_]?key|sig|signature|auth|"
     r"x-amz-signature|x-amz-credential|x-goog-signature|x-goog-credential|code)"
 )
+_HOST = re.compile(r"[A-Za-z0-9._~%!$&'()*+,;=:-]+")
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 
 
@@ -81,6 +82,10 @@ def _split(url: str, where: str) -> urllib.parse.SplitResult:
         raise UnavailableError(f"{where}: not a URL: {redact(url)}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnavailableError(f"{where}: only http(s) URLs with a host are supported, got {redact(url)}")
+    # http.client refuses a host with spaces or control characters only when it connects, with
+    # an exception of its own (InvalidURL): refuse such a host (from an argument or a Location) here.
+    if not _HOST.fullmatch(parts.hostname):
+        raise UnavailableError(f"{where}: not a URL (its host has characters a host cannot have): {redact(url)}")
     return parts
 
 

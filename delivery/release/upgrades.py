@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from delivery.clients import http
 from delivery.errors import UnavailableError, UsageError
 from model import charts
 from model.charts import REPOSITORIES
@@ -69,6 +70,8 @@ def find_upgrades(
             indexes[repo] = fetch_index(repos[repo])
         missing = [c.name for c in pinned if c.name not in indexes[repo]]
         if missing:
-            raise UnavailableError(f"{repos[repo]}/index.yaml has no chart {', '.join(missing)} (for platform.{key})")
+            raise UnavailableError(
+                f"{http.redact(repos[repo])}/index.yaml has no chart {', '.join(missing)} (for platform.{key})"
+            )
         found.append(plan(current, [indexes[repo][c.name] for c in pinned], key))
     return found

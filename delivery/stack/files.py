@@ -7,7 +7,9 @@ problem is a `StackFileError` (exit 2) naming the file and what is wrong.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,8 @@ def stack_path(stack: str, project_dir: Path | str = PROJECT_DIR) -> Path:
         raise StackFileError(f"--stack {stack!r} is not a stack name (letters, digits, '-', '_', '.')")
     path = Path(project_dir) / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        what = f" ({path.name} is a directory)" if path.exists() else ""
+        kind = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+        what = f" ({path.name} is {kind})" if path.exists() else ""
         raise StackFileError(f"no stack file {path.name} in {Path(project_dir).resolve()}{what}")
     return path
 
@@ -92,12 +95,23 @@ def config_from_bytes(raw: bytes, source: str) -> dict[str, Any]:
 
 def read_bytes(path: Path) -> bytes:
     """A stack file's bytes; a missing or unreadable file is a StackFileError naming it."""
+    # O_NONBLOCK: opening a FIFO in place of the file must not wait for a writer; the read is
+    # bounded, so /dev/zero or a huge file is refused by `loader.decode` instead of filling memory.
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except IsADirectoryError:
         raise StackFileError(f"{path} is a directory, not a stack file") from None
     except OSError as exc:
         raise StackFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise StackFileError(f"{path} is a directory, not a stack file")
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StackFileError(f"{path} is not a regular file (a device, FIFO or socket): not a stack file")
+            return file.read(loader.MAX_BYTES + 1)
+        except OSError as exc:
+            raise StackFileError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -9,6 +9,10 @@ The rules (README, "Configuration reference", "How stack files are read"):
   CLI reads YAML with Go's yaml.v3), the CLI and a reviewer all read one value: `yes`/`no`/`on`/
   `off`/`y`/`n`, numbers with a leading zero (`010`), `0x`/`0o`/`0b` prefixes, underscores
   (`1_000`), sexagesimal (`1:30`) and exponents (`1e3`); quote them to mean a string;
+- at most `MAX_BYTES` bytes (a stack file is a few KiB; a larger one is a mistake, and every
+  check after this one can then stay linear and quick);
+- a key is a string: a plain key YAML resolves as a number, boolean or null (`123:`, `true:`,
+  `~:`) is refused (quote it), so the editor (which keeps YAML's types) and the readers agree;
 - at most `MAX_DEPTH` levels of nesting and `MAX_NODES` nodes with aliases expanded (a billion-
   laughs document is refused before anything walks it).
 Every refusal is a `StackFileError` (exit 2) naming the source, the line and the key path.
@@ -31,10 +35,12 @@ from ruamel.yaml.events import (
     NodeEvent,
     ScalarEvent,
 )
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from delivery.errors import UsageError
 
+MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_NODES = 20_000
 _BOM = "\ufeff"
@@ -46,6 +52,9 @@ _AMBIGUOUS_NUMBER = re.compile(
     r"|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?"  # sexagesimal: 1:30 is 90 in YAML 1.1
     r"|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)[eE][-+]?[0-9]+"  # exponent: a float in 1.2 only
 )
+_STR = "tag:yaml.org,2002:str"
+# The resolver `parse` loads with (YAML 1.2 core schema): what type a plain key would get.
+_resolver = YAML(typ="rt").resolver
 _CORE_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq"))
 
 
@@ -67,7 +76,9 @@ class Decoded:
 
 
 def decode(raw: bytes, source: str) -> Decoded:
-    """The text of a stack file's bytes: UTF-8, one line-ending style."""
+    """The text of a stack file's bytes: UTF-8, one line-ending style, at most MAX_BYTES."""
+    if len(raw) > MAX_BYTES:
+        raise StackFileError(f"{source} is larger than {MAX_BYTES // 1024} KiB: not a stack file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -156,6 +167,11 @@ def check(text: str, source: str) -> None:
                     raise StackFileError(f"{_where(source, event, path)}: a key must be a plain string")
                 if event.value == "<<" and event.style is None:
                     raise StackFileError(f"{_where(source, event, path)}: merge keys (<<) are not allowed")
+                if event.style is None and _resolver.resolve(ScalarNode, event.value, (True, False)) != _STR:
+                    raise StackFileError(
+                        f"{_where(source, event, path)}: key {event.value!r} reads as a number, boolean or null: "
+                        "a key must be a string (quote it)"
+                    )
                 if event.value in top.keys:
                     raise StackFileError(
                         f"{_where(source, event, [*path, event.value])}: duplicate key {event.value!r}"

@@ -41,9 +41,27 @@ REGIONAL_ZONES = 3
 _SECRET_KEY = re.compile(
     r"(?i).*(password|passwd|secret|token|webhook|credential|kubeconfig|api[-_]?key|private[-_]?key|bearer).*"
 )
-_URL_CREDENTIALS = re.compile(
-    r"(?i)[a-z][a-z0-9+.-]*://[^/\s@]+@|hooks\.slack\.com|[?&](token|key|sig|signature|password)="
-)
+# Linear patterns only: `shown` runs on any value of any length (a scheme pattern like
+# `[a-z][a-z0-9+.-]*://` retried at every offset of a long value took seconds per megabyte).
+_SECRET_URL_PARTS = re.compile(r"(?i)hooks\.slack\.com|[?&](token|key|sig|signature|password)=")
+_TOKEN_SEPARATORS = re.compile(r"[\s'\"<>,;()\[\]{}]+")
+
+
+def has_credentials(text: str) -> bool:
+    """Whether `text` holds a URL credential: userinfo after a scheme (`https://u:p@h`), a
+    `user:password@host` without one (an image reference, a host), a token in a query, or a
+    Slack webhook."""
+    if _SECRET_URL_PARTS.search(text):
+        return True
+    for token in _TOKEN_SEPARATORS.split(text):
+        if "@" not in token:
+            continue
+        scheme, sep, rest = token.partition("://")
+        authority = (rest if sep else scheme).split("/", 1)[0]
+        userinfo = authority.rpartition("@")[0]
+        if userinfo and (sep or ":" in userinfo):
+            return True
+    return False
 
 
 def is_secret_key(path: str) -> bool:
@@ -56,7 +74,7 @@ def shown(path: str, value: Any) -> str:
     if is_secret_key(path) or (isinstance(value, Mapping) and "secure" in value):
         return "[secret]"
     text = repr(value)
-    if _URL_CREDENTIALS.search(text):
+    if has_credentials(text):
         return "[a value with credentials, not shown]"
     return text if len(text) <= 200 else text[:200] + "...(truncated)"
 
@@ -146,7 +164,7 @@ def _validate(model: type[StrictModel], value: Any, path: str, problems: list[tu
 
 def _secret_free(key: str, message: str) -> str:
     """A validator's message, unless it would echo a secret (validators repr their input)."""
-    if (is_secret_key(key) and "'" in message) or _URL_CREDENTIALS.search(message):
+    if (is_secret_key(key) and "'" in message) or has_credentials(message):
         return "invalid value (not shown: it is a secret or carries credentials)"
     return message
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from delivery import stack
 from model.settings import ConfigError, Settings, parse_stack_config
+from model.settings.parse import has_credentials
 from model.settings.re2 import unsupported
 from tests.support.project import FIXTURES_DIR
 
@@ -173,6 +174,10 @@ SECRET = "https://hooks.slack.com/services/T0/B0/SUPERSECRET"
         lambda c: c[APPS]["podinfo"].__setitem__("token", "SUPERSECRET"),
         lambda c: c.__setitem__("gcp:project", SECRET),
         lambda c: c[CLUSTER].__setitem__("apiToken", "SUPERSECRET"),
+        # userinfo without a scheme: an image reference or host that carries `user:password@`
+        lambda c: c[APPS]["podinfo"].__setitem__("image", "user:SUPERSECRET@ghcr.io/x/y"),
+        lambda c: c[APPS]["podinfo"].__setitem__("hosts", ["u:SUPERSECRET@podinfo.example.com"]),
+        lambda c: c.__setitem__("gcp:project", "me:SUPERSECRET@acme"),
     ],
 )
 def test_a_secret_value_never_appears_in_a_settings_error(mutate):
@@ -181,6 +186,25 @@ def test_a_secret_value_never_appears_in_a_settings_error(mutate):
     with pytest.raises(ConfigError) as info:
         parse_stack_config(config)
     assert "SUPERSECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text, carries",
+    [
+        ("https://u:p@host/x", True),
+        ("user:pw@ghcr.io/a/b", True),
+        ("'user:pw@ghcr.io/a/b' must be a repository", True),
+        ("https://user@host", True),
+        ("http://h/?token=1", True),
+        ("git@github.com:org/repo", False),
+        ("ops@example.com", False),
+        ("ghcr.io/stefanprodan/podinfo", False),
+        ("d" * 100_000, False),
+        ("x" * 100_000 + " https://u:p@h", True),
+    ],
+)
+def test_credentials_are_recognised_with_or_without_a_scheme(text, carries):
+    assert has_credentials(text) is carries
 
 
 # --- class 8: no input crashes the parser ------------------------------------------------------

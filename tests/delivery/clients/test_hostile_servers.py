@@ -17,7 +17,7 @@ from delivery import stack
 from delivery.clients import charts, http, prometheus
 from delivery.clients.registry import RegistryClient
 from delivery.errors import UnavailableError
-from delivery.release import gate
+from delivery.release import gate, upgrades
 from model.settings import parse_stack_config
 from tests.support.project import FIXTURES_DIR
 
@@ -218,6 +218,22 @@ def test_credentials_in_urls_never_appear_in_messages(url, hidden):
     with pytest.raises(UnavailableError) as info:
         prometheus.query(url.replace("host", "127.0.0.1").replace(":9090", ":9"), "up", timeout=0.5)
     assert hidden not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://a b/", "http://h\x00/", "http://a<b>/", "http://a\x7fb/", 'http://a"b/'])
+def test_a_url_whose_host_cannot_be_a_host_is_exit_3_never_a_traceback(url):
+    # http.client raised its own InvalidURL while connecting, past every handler.
+    with pytest.raises(UnavailableError, match="not a URL"):
+        prometheus.query(url, "up", timeout=0.5)
+
+
+def test_a_chart_index_missing_a_chart_never_prints_the_repository_credentials(serve):
+    server = serve(answer(b"apiVersion: v1\nentries:\n  base:\n    - version: 1.30.9\n", ctype="text/yaml"))
+    url = server.url.replace("http://", "http://user:pw123@")
+    platform = {"istioVersion": "1.30.3"}
+    with pytest.raises(UnavailableError) as info:
+        upgrades.find_upgrades(platform, upgrades.repositories([f"istio={url}"]), charts.fetch_index)
+    assert "pw123" not in str(info.value) and "has no chart" in str(info.value)
 
 
 # --- Prometheus answers NaN/Inf: the gate never passes on them ------------------------------

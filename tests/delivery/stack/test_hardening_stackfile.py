@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -113,6 +114,50 @@ def test_undecodable_or_malformed_files_are_exit_2_naming_the_file(tmp_path, dat
         with pytest.raises(stack.StackFileError, match=message) as info:
             read()
         assert info.value.status == 2 and "Pulumi.dev.yaml" in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["123", "1.5", "true", "false", "~", "null", "-1", ".inf"])
+def test_a_key_yaml_reads_as_a_number_boolean_or_null_is_refused_by_every_reader(tmp_path, key):
+    # `apps: {123: ...}`: the editor kept the int key and crashed joining app names; readers
+    # stringified it. One rule: a key is a string.
+    text = DEV.decode().replace("    backend:\n", f"    {key}:\n")
+    path = write(tmp_path, text.encode())
+    for read in (
+        lambda: stack.read_config(path),
+        lambda: stack.load("dev", tmp_path),
+        lambda: stack.edit(path, promote_to(20), dry_run=True),
+        lambda: stack.edit(path, lambda c: stack.app(c, "nope")),
+    ):
+        with pytest.raises(stack.StackFileError, match=rf"Pulumi.dev.yaml:\d+: .*key '{re.escape(key)}' .*quote it"):
+            read()
+    assert path.read_bytes() == text.encode()
+
+
+@pytest.mark.parametrize("key", ['"123"', "'true'", "on", "n", "podinfo"])
+def test_a_quoted_or_string_key_is_read_as_a_string(key):
+    assert loader.check(f"config:\n  {key}: 1\n", "x") is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.write_bytes(b"config:\n  a: '" + b"d" * (loader.MAX_BYTES + 1) + b"'\n"),
+        lambda p: p.write_bytes(b"# " + b"x" * loader.MAX_BYTES + b"\nconfig: {}\n"),
+        lambda p: p.symlink_to("/dev/zero"),
+        lambda p: os.mkfifo(p),
+    ],
+    ids=["huge-value", "huge-comment", "dev-zero", "fifo"],
+)
+def test_a_huge_file_device_or_fifo_is_refused_without_reading_it_all(tmp_path, make):
+    path = tmp_path / "Pulumi.dev.yaml"
+    make(path)
+    for read in (
+        lambda: stack.read_config(path),
+        lambda: stack.load("dev", tmp_path),
+        lambda: stack.edit(path, lambda c: None),
+    ):
+        with pytest.raises(stack.StackFileError, match=r"larger than|not a regular file"):
+            read()
 
 
 def test_a_directory_where_the_stack_file_should_be_is_exit_2(tmp_path):
