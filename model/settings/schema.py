@@ -6,6 +6,7 @@ A rule that relates two fields of one model is a `model_validator` of that model
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -135,8 +136,9 @@ class _AppModel(StrictModel):
 
     namespace: DnsLabel
 
+    @abstractmethod
     def sides(self) -> dict[str, Side]:
-        raise NotImplementedError
+        """Each side's tag and track by name (pydantic's model metaclass is an ABCMeta)."""
 
     def _rules(self) -> list[tuple[str, str]]:
         """Cross-field problems of this strategy, besides the shared ones."""
