@@ -63,6 +63,13 @@ def add_stack_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_out_dir(parser: argparse.ArgumentParser) -> None:
+    """Where preview and verify write (they only write into directories they own)."""
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: <project>/build/preview/<stack>)"
+    )
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",

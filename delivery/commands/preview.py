@@ -58,9 +58,7 @@ def tree_lines(plan: engine.Plan) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
     common.add_stack_dir(parser)
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: <project>/build/preview/<stack>)"
-    )
+    common.add_out_dir(parser)
     parser.add_argument("--quiet", action="store_true", help="do not print the resource tree")
 
 

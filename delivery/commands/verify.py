@@ -30,9 +30,7 @@ HELP = "render the stack's Helm charts and verify schemas, references and apply 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
     common.add_stack_dir(parser)
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: <project>/build/preview/<stack>)"
-    )
+    common.add_out_dir(parser)
     parser.add_argument("--verbose", action="store_true", help="also list every validated object, reference and edge")
 
 
