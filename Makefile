@@ -8,7 +8,7 @@ STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help preview lint test bench clean kind-up kind-down
+.PHONY: help preview lint test docs bench clean kind-up kind-down
 
 help: ## list the targets and the variables they read
 	@echo "usage: make [TARGET] [STACK=<stack>]"
@@ -41,9 +41,15 @@ lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy over the co
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint ## lint, then run the test suite
+test: lint ## lint, then run the test suite, the strict docs build and verify
 	$(PY) -m pytest -q
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	for stack in $(STACKS); do $(PY) -m delivery verify --stack $$stack || exit 1; done
+
+# The configuration reference is generated from the settings model; the site goes to build/site.
+docs: $(VENV)/.installed ## regenerate docs/reference/configuration.md, then build the site into build/site
+	$(PY) scripts/config_reference.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(VENV)/.installed ## preview vs import floor (interleaved: spread, ratio), verify and diff time, blast radius for STACK
 	$(PY) bench/bench.py --stack $(STACK)
