@@ -14,7 +14,8 @@ VALIDATORS = {
     "_gke_cluster_name": "a lowercase letter, then lowercase letters, digits, `-`; at most 40",
     "_host": "a DNS name (`app.example.com`), `*.example.com` or `*`",
     "_tag": "an OCI tag or a `sha256:` digest; never `latest`",
-    "_track": "a semver range: `6.13.x`, `~6.13`, `^6.0.0`, `>=6.0.0 <7.0.0`, or several ranges separated by a double pipe",
+    "_track": "a semver range: `6.13.x`, `~6.13`, `^6.0.0`, `>=6.0.0 <7.0.0`, "
+    "or several ranges separated by a double pipe",
     "_repository": "an OCI repository without tag or digest (`ghcr.io/owner/name`)",
     "_exact_version": "an exact chart version `X.Y.Z`",
     "_duration": "a duration: numbers with `ms`, `s`, `m` or `h` (`15s`, `1m`, `1h30m`)",
@@ -79,16 +80,14 @@ MEANINGS = {
     "apps.<name>.analysis.interval": "How often Flagger runs the analysis (one check per interval).",
     "apps.<name>.analysis.threshold": "Failed checks before Flagger rolls back.",
     "apps.<name>.analysis.maxWeight": "The canary weight at which Flagger promotes.",
-    "apps.<name>.analysis.stepWeight": "How much Flagger raises the canary weight per interval; at most "
-    "`maxWeight`.",
+    "apps.<name>.analysis.stepWeight": "How much Flagger raises the canary weight per interval; at most `maxWeight`.",
     "apps.<name>.analysis.iterations": "Checks an A/B test runs before Flagger promotes.",
     "apps.<name>.match[].header": "The header a request must carry to reach the candidate (`cookie` is a header).",
     "apps.<name>.match[].regex": "The regular expression the header's value must match.",
     "delivery.maxWeightStep": "The most one PR may raise a canary weight (`check`); autopilot's steps stay within it.",
     "delivery.maxErrorRateDelta": "Percentage points a canary's error rate may exceed GA's (promotion gate, "
     "autopilot, alerts).",
-    "delivery.maxLatencyRatio": "How many times GA's p99 a canary's p99 may reach (promotion gate, autopilot, "
-    "alerts).",
+    "delivery.maxLatencyRatio": "How many times GA's p99 a canary's p99 may reach (promotion gate, autopilot, alerts).",
     "delivery.steps": "The canary weights autopilot walks: rising strictly from 0, ending at 100, each within "
     "`maxWeightStep` of the previous when you set them (the default is capped at `maxWeightStep` per move).",
     "delivery.bakeTime": "At least `1m`: how long a step runs healthy before autopilot moves on.",

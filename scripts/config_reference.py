@@ -25,7 +25,6 @@ from typing import Any, Literal, Union
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -239,6 +238,31 @@ TITLES = {
     "other": "Other top-level keys",
 }
 
+# `pulumi config set` mistakes and what the stack file then holds (Pulumi CLI, `pulumi config set
+# --help`: with --path, "true"/"false" become booleans and integers numbers, all else strings).
+_PITFALLS = [
+    (
+        f"`pulumi config set {PROJECT}:cluster.name x` (no `--path`)",
+        "Pulumi stores a new top-level key literally named `cluster.name`; every command then fails with "
+        f"`cluster.name: unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}`",
+        f"`pulumi config rm '{PROJECT}:cluster.name'`, then set it again with `--path`",
+    ),
+    (
+        "`--path` with a number-like string (`... ga.tag 20260101`)",
+        "`--path` stores integers as numbers and `true`/`false` as booleans; a tag must be a string",
+        "add `--type string` (the forms below do)",
+    ),
+    (
+        "`--path` with a decimal (`... maxLatencyRatio 1.5`)",
+        'stored as the string `"1.5"`, refused: a number is expected',
+        "add `--type float` (the forms below do)",
+    ),
+]
+PITFALLS = "\n".join(
+    ["| pitfall | what happens | do instead |", "| --- | --- | --- |"]
+    + [f"| {mistake} | {result} | {fix} |" for mistake, result, fix in _PITFALLS]
+)
+
 INTRO = f"""\
 # Configuration reference
 
@@ -265,11 +289,7 @@ pulumi config set --path '{PROJECT}:delivery.maxLatencyRatio' --type float 1.5
 pulumi config set gcp:project my-project                  # a top-level key: no --path
 ```
 
-| pitfall | what happens | do instead |
-| --- | --- | --- |
-| `pulumi config set {PROJECT}:cluster.name x` (no `--path`) | Pulumi stores a new top-level key literally named `cluster.name`; every command then fails with `cluster.name: unknown key; allowed: {", ".join(TOP_LEVEL_KEYS)}` | `pulumi config rm '{PROJECT}:cluster.name'`, then set it again with `--path` |
-| `--path` with a number-like string (`... ga.tag 20260101`) | `--path` stores integers as numbers and `true`/`false` as booleans; a tag must be a string | add `--type string` (the forms below do) |
-| `--path` with a decimal (`... maxLatencyRatio 1.5`) | stored as the string `"1.5"`, refused: a number is expected | add `--type float` (the forms below do) |
+{PITFALLS}
 
 Check an edit offline before you commit it: `make preview` (or `python -m delivery preview --stack <stack>`).
 
