@@ -18,6 +18,7 @@ import json
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -141,16 +142,28 @@ def _set(path: str, annotation: Any) -> str:
     return _code(f"pulumi config set --path '{PROJECT}:{path}'{_flag(annotation)} VALUE")
 
 
-def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
-    """(the model a field holds, whether it holds a list of them)."""
+# How a key holding several values is written in its name and in its `--path` form.
+_SHAPES = {"": ("", ""), "list": ("[]", "[0]"), "map": (".<key>", ".KEY")}
+
+
+def _shape(annotation: Any) -> tuple[str, Any]:
+    """("", the type) for one value, ("list", item) for a list, ("map", value type) for a mapping."""
     bare, _ = _unwrap(_optional(annotation))
+    origin = typing.get_origin(bare)
+    if origin in (tuple, list):
+        return "list", typing.get_args(bare)[0]
+    if origin in (dict, Mapping):
+        return "map", typing.get_args(bare)[1]
+    return "", annotation
+
+
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, str]:
+    """(the model a field holds, alone or as the items of a list or mapping; the shape)."""
+    shape, item = _shape(annotation)
+    bare, _ = _unwrap(_optional(item))
     if isinstance(bare, type) and issubclass(bare, BaseModel):
-        return bare, False
-    if typing.get_origin(bare) is tuple:
-        item, _ = _unwrap(typing.get_args(bare)[0])
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item, True
-    return None, False
+        return bare, shape
+    return None, shape
 
 
 def _rows(model: type[BaseModel], prefix: str, set_prefix: str) -> list[Row]:
@@ -158,20 +171,21 @@ def _rows(model: type[BaseModel], prefix: str, set_prefix: str) -> list[Row]:
     for name, field in model.model_fields.items():
         key = field.alias or name
         path, set_path = f"{prefix}.{key}", f"{set_prefix}.{key}"
-        inner, is_list = _model_of(field.annotation)
+        inner, shape = _model_of(field.annotation)
+        written, set_written = _SHAPES[shape]
         if inner is not None:
-            suffix = ("[]", "[0]") if is_list else ("", "")
-            rows += _rows(inner, path + suffix[0], set_path + suffix[1])
+            rows += _rows(inner, path + written, set_path + set_written)
             continue
-        bare, _ = _unwrap(_optional(field.annotation))
-        if typing.get_origin(bare) is tuple:
-            item = typing.get_args(bare)[0]
+        default, meaning = _default(field), field.description or ""
+        if shape:
+            _, item = _shape(field.annotation)
             non_empty = any(isinstance(m, annotated_types.MinLen) for m in field.metadata)
-            allowed = ("a non-empty list" if non_empty else "a list") + ", each " + _allowed(item, [], path)
-            rows.append(Row(path, _default(field), allowed, field.description or "", _set(set_path + "[0]", item)))
+            kind = {"list": "list", "map": "mapping of names to values"}[shape]
+            allowed = f"a {'non-empty ' if non_empty else ''}{kind}, each {_allowed(item, [], path)}"
+            rows.append(Row(path, default, allowed, meaning, _set(set_path + set_written, item)))
         else:
             allowed = _allowed(field.annotation, list(field.metadata), path)
-            rows.append(Row(path, _default(field), allowed, field.description or "", _set(set_path, field.annotation)))
+            rows.append(Row(path, default, allowed, meaning, _set(set_path, field.annotation)))
     return rows
 
 

@@ -38,8 +38,8 @@ def _leaf_paths(model: type[BaseModel], prefix: str) -> set[str]:
     paths = set()
     for name, field in model.model_fields.items():
         key = f"{prefix}.{field.alias or name}"
-        inner, is_list = config_reference._model_of(field.annotation)
-        paths |= _leaf_paths(inner, key + ("[]" if is_list else "")) if inner else {key}
+        inner, shape = config_reference._model_of(field.annotation)
+        paths |= _leaf_paths(inner, key + {"": "", "list": "[]", "map": ".<key>"}[shape]) if inner else {key}
     return paths
 
 
@@ -141,3 +141,20 @@ def test_camel_case_names_follow_the_model():
         for name in model.model_fields:
             assert f"{PROJECT}:{section}.{to_camel(name)}`" in text
     assert _aliases(SECTIONS["cluster"]) >= {"masterAuthorizedNetworks", "deletionProtection"}
+
+
+def test_keys_holding_lists_and_mappings_are_named_item_by_item(monkeypatch):
+    class Check(StrictModel):
+        path: str = Field("/", description="Where the check asks.")
+
+    class Notifications(SECTIONS["notifications"]):  # type: ignore[misc,valid-type]
+        labels: dict[str, str] = Field({}, strict=False, description="Labels on every message.")
+        checks: dict[str, Check] = Field({}, strict=False, description="unused: its items are listed")
+        ports: tuple[int, ...] = Field((80,), strict=False, description="Ports to watch.")
+
+    monkeypatch.setitem(config_reference.SECTIONS, "notifications", Notifications)
+    rows = _rows(config_reference.render())
+    assert "a mapping of names to values, each a string" in rows[f"{PROJECT}:notifications.labels"]
+    assert f"'{PROJECT}:notifications.labels.KEY' --type string VALUE" in rows[f"{PROJECT}:notifications.labels"]
+    assert "Where the check asks." in rows[f"{PROJECT}:notifications.checks.<key>.path"]
+    assert f"'{PROJECT}:notifications.ports[0]' VALUE" in rows[f"{PROJECT}:notifications.ports"]
