@@ -13,6 +13,7 @@ import yaml
 from markdown.extensions.toc import slugify
 
 from delivery.__main__ import COMMANDS, build_parser
+from model.settings.schema import SECTIONS, STRATEGIES
 from tests.support.project import PROJECT_DIR
 
 DOCS_DIR = PROJECT_DIR / "docs"
@@ -152,3 +153,28 @@ def test_the_readme_is_read_in_minutes():
     assert size <= MAX_README_BYTES, f"README.md is {size} bytes: move detail to a docs/ page"
     first = "\n".join(README.read_text().splitlines()[:40])
     assert "make preview" in first and "make test" in first, "the two commands come first"
+
+
+def _section_keys() -> dict[str, set[str]]:
+    keys = {section: {f.alias or n for n, f in model.model_fields.items()} for section, model in SECTIONS.items()}
+    keys["apps"] = {f.alias or n for model in STRATEGIES.values() for n, f in model.model_fields.items()}
+    return keys
+
+
+KEY_SPAN = re.compile(r"`[^`\n]*`")
+SECTION_NAMES = "|".join(sorted(_section_keys().keys() - {"apps"}))
+KEY = re.compile(rf"(?<![\w/.-])(?:istio-canary:)?({SECTION_NAMES}|apps\.[<a-z][\w<>-]*)\.([a-z]\w*)")
+
+
+@pytest.mark.parametrize("path", TEXTS, ids=_ids(TEXTS))
+def test_every_config_key_a_page_names_exists_in_the_model(path):
+    # Prose that names `delivery.maxWeightStep` or `apps.<app>.weights` goes stale when the model
+    # renames a key; the generated reference cannot, the other pages can.
+    keys = _section_keys()
+    unknown = []
+    for span in KEY_SPAN.findall(path.read_text()):
+        for section, key in KEY.findall(span):
+            section = "apps" if section.startswith("apps.") else section
+            if key not in keys[section]:
+                unknown.append(f"{section}.{key} in {span}")
+    assert not unknown, f"{path.name} names keys the settings model does not have: {unknown}"
