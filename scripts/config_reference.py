@@ -63,17 +63,24 @@ def _yaml(value: Any) -> str:
     return _code(json.dumps(value).replace('"', "")) if not isinstance(value, str) else _code(value)
 
 
-def _bounds(metadata: list[Any]) -> tuple[Any, Any]:
-    low = high = None
+def _bounds(metadata: list[Any]) -> dict[str, Any]:
+    """The numeric bounds of a field (`ge`, `gt`, `le`, `lt`), from its own and its type's metadata."""
+    found: dict[str, Any] = {}
     for item in metadata:
         if isinstance(item, FieldInfo):
-            low2, high2 = _bounds(item.metadata)
-            low, high = low2 if low2 is not None else low, high2 if high2 is not None else high
-        elif isinstance(item, annotated_types.Ge):
-            low = item.ge
-        elif isinstance(item, annotated_types.Le):
-            high = item.le
-    return low, high
+            found.update(_bounds(item.metadata))
+        for bound in ("ge", "gt", "le", "lt"):
+            if isinstance(item, getattr(annotated_types, bound.capitalize())):
+                found[bound] = getattr(item, bound)
+    return found
+
+
+def _range(kind: str, bounds: dict[str, Any]) -> str:
+    if "ge" in bounds and "le" in bounds:
+        return f"{kind} {_code(str(bounds['ge']))}..{_code(str(bounds['le']))}"
+    words = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
+    parts = [f"{words[bound]} {_code(str(value))}" for bound, value in bounds.items()]
+    return " ".join([kind, " and ".join(parts)]) if parts else kind
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
@@ -106,9 +113,7 @@ def _allowed(annotation: Any, metadata: list[Any], where: str) -> str:
     if bare is bool:
         return "`true` or `false`"
     if bare in (int, float):
-        low, high = _bounds(metadata)
-        kind = "an integer" if bare is int else "a number"
-        return f"{kind} {_code(str(low))}..{_code(str(high))}" if low is not None and high is not None else kind
+        return _range("an integer" if bare is int else "a number", _bounds(metadata))
     if bare is str:
         pattern = next((m.pattern for m in metadata if getattr(m, "pattern", None)), None)
         if pattern:

@@ -158,3 +158,14 @@ def test_keys_holding_lists_and_mappings_are_named_item_by_item(monkeypatch):
     assert f"'{PROJECT}:notifications.labels.KEY' --type string VALUE" in rows[f"{PROJECT}:notifications.labels"]
     assert "Where the check asks." in rows[f"{PROJECT}:notifications.checks.<key>.path"]
     assert f"'{PROJECT}:notifications.ports[0]' VALUE" in rows[f"{PROJECT}:notifications.ports"]
+
+
+def test_open_and_one_sided_bounds_are_stated(monkeypatch):
+    class Notifications(SECTIONS["notifications"]):  # type: ignore[misc,valid-type]
+        share: float = Field(1.0, gt=0, lt=100, description="A share.")
+        burst: int = Field(5, ge=1, description="A burst.")
+
+    monkeypatch.setitem(config_reference.SECTIONS, "notifications", Notifications)
+    rows = _rows(config_reference.render())
+    assert "a number above `0` and below `100`" in rows[f"{PROJECT}:notifications.share"]
+    assert "an integer at least `1` |" in rows[f"{PROJECT}:notifications.burst"]
