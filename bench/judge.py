@@ -136,11 +136,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1000, help="simulated steps per cell (default 1000)")
     args = parser.parse_args()
     started = time.monotonic()
+    every, minutes = traces.LOOK_EVERY, traces.MINUTES
+    print(f"bench-judge at commit {_commit()}: {args.runs} runs per cell, looks every {every} min for {minutes} min")
     print(
-        f"bench-judge at commit {_commit()}: {args.runs} runs per cell, looks every {traces.LOOK_EVERY} min for {traces.MINUTES} min"
-    )
-    print(
-        f"GA: {100 * traces.BASE_ERRORS:g}% errors, log-normal latency median {traces.MEDIAN_MS:g} ms (p99 {traces.true_p99():.0f} ms), 9x the canary's traffic"
+        f"GA: {100 * traces.BASE_ERRORS:g}% errors, log-normal latency median {traces.MEDIAN_MS:g} ms "
+        f"(p99 {traces.true_p99():.0f} ms), 9x the canary's traffic"
     )
     print()
     print("| effect | canary req/s | judge | rollback % | promoted % | undecided % | median min to rollback |")
