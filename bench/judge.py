@@ -15,7 +15,8 @@ bench/judge_traces.py), each watched for an hour and looked at every 10 minutes 
 
 A run ends at its judge's first rollback or promotion. Printed per judge and cell: rollback %
 (false rollbacks for the identical canary, detections otherwise), promoted %, undecided % at the
-end, median minutes to roll back. Prints, never asserts.
+end, median minutes to roll back; then, for each regression, run by run on the same trace, the share
+of a baseline's rollbacks that (a) made no later. Prints, never asserts.
 """
 
 from __future__ import annotations
@@ -122,6 +123,17 @@ JUDGES = {
 }
 
 
+def _no_later(outcomes: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    """Per baseline: of its rollbacks, the share (a) also rolled back at the same look or earlier."""
+    kind, when = outcomes["(a) judge"]
+    shares = []
+    for other_kind, other_when in list(outcomes.values())[1:]:
+        theirs = other_kind == ROLLBACK
+        ours = (kind == ROLLBACK) & (when <= other_when)
+        shares.append(f"{100 * (ours & theirs).sum() / theirs.sum():.1f}% of {theirs.sum()}" if theirs.any() else "-")
+    return shares
+
+
 def _commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True).stdout.strip()
@@ -145,11 +157,12 @@ def main() -> int:
     print()
     print("| effect | canary req/s | judge | rollback % | promoted % | undecided % | median min to rollback |")
     print("|---|---:|---|---:|---:|---:|---:|")
+    head_to_head = []
     for e, effect in enumerate(traces.EFFECTS):
         for i, rate in enumerate(RATES):
             canary, ga = traces.simulate(np.random.default_rng([21, e, i]), args.runs, rate, effect)
-            for name, run in JUDGES.items():
-                kind, when = run(canary, ga)
+            outcomes = {name: run(canary, ga) for name, run in JUDGES.items()}
+            for name, (kind, when) in outcomes.items():
                 rolled = kind == ROLLBACK
                 median = f"{np.median(when[rolled]):.0f}" if rolled.any() else "-"
                 promoted, undecided = 100 * (kind == PROMOTE).mean(), 100 * (kind == 0).mean()
@@ -158,6 +171,15 @@ def main() -> int:
                     f"| {undecided:.1f} | {median} |",
                     flush=True,
                 )
+            if effect.errors > 1 or effect.latency > 1:
+                head_to_head.append((effect.name, rate, _no_later(outcomes)))
+    print()
+    print("Run by run, on the same trace: of the runs a baseline rolled back, the share (a) rolled back no later")
+    print()
+    print("| effect | canary req/s | " + " | ".join(f"vs {name}" for name in list(JUDGES)[1:]) + " |")
+    print("|---|---:|" + "---:|" * (len(JUDGES) - 1))
+    for name, rate, shares in head_to_head:
+        print(f"| {name} | {rate:g} | " + " | ".join(shares) + " |")
     print(f"\n{time.monotonic() - started:.0f} s")
     return 0
 

@@ -96,7 +96,11 @@ def policy(delivery: Delivery) -> judge.Policy:
 
 
 def evaluate(
-    settings: Settings, app_name: str, prometheus_url: str, window: str, previous: Previous | None = None
+    settings: Settings,
+    app_name: str,
+    prometheus_url: str,
+    window: str = promql.WINDOW,
+    previous: Previous | None = None,
 ) -> GateResult:
     """Query Prometheus and judge `app_name`'s canary over `window` (the time since its step began).
     Raises UsageError or UnavailableError when it cannot ask."""
