@@ -137,6 +137,8 @@ def counts(prometheus_url: str, namespace: str, workload: str, window: str, at: 
     errors = min(requests, _count(prometheus_url, promql.error_count(namespace, workload, window, at)))
     buckets: list[tuple[float, int]] = []
     for labels, value in prometheus.query(prometheus_url, promql.bucket_counts(namespace, workload, window, at)):
+        if math.isnan(value):
+            continue  # no samples in the window for this bucket: nothing counted
         try:
             le = float(labels.get("le", ""))
         except ValueError:
