@@ -17,16 +17,24 @@ Hypotheses (errors; latency reads the same with slow shares `sc`, `sg` and `late
     H_ok  : pc <= h(pg)    the canary is not worse than GA beyond the tolerance
     H_bad : pc >= h(pg)    the canary is worse than GA beyond the tolerance
 
-The statistic is a sequential likelihood ratio whose numerator is a mixture (a beta prior on each
-rate: the beta-binomial marginal of the counts) and whose denominator is the
-likelihood maximised over the null. For every (pc, pg) in the null, mixture / likelihood(pc, pg) is
-a nonnegative martingale with mean 1 over the request sequence, and the maximised denominator is
-at least that likelihood, so the ratio is an e-process for the composite null (Wasserman, Ramdas
-and Balakrishnan, "Universal inference", PNAS 2020, section 7; the mixture e-process of Lindon et
-al., "Rapid regression detection in software deployments through sequential testing", KDD 2022,
-is the same construction on Poisson counts). By Ville's inequality the probability that it ever
-reaches 1/a is at most a, at every look and however often the judge is asked. It depends on the
-counts only, so a stateless caller (autopilot, run every few minutes) may ask it any time.
+Statistics: e-processes, nonnegative processes with expectation at most 1 under their null at
+every stopping time; by Ville's inequality one ever reaches 1/a with probability at most a, at
+every look and however often the judge is asked. Each depends on the counts only, so a stateless
+caller (autopilot, run every few minutes) may ask at any time.
+
+- H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor}. `fail` needs evidence against
+  both (an intersection-union test: under H_ok one of them is true, so no split of alpha).
+  A: given the total of events x = xc + xg, the canary's share is Binomial(x, theta) with
+  theta <= rho nc / (rho nc + ng) under A when the counts are Poisson (rare events: exact in the
+  limit, the model of Lindon et al., "Rapid regression detection in software deployments through
+  sequential testing", KDD 2022); the statistic is the beta-binomial mixture over theta (a Beta
+  centred on A's boundary) divided by the likelihood maximised over A's thetas. GA's rate, a
+  nuisance, drops out.
+  B: both binomials, a Jeffreys Beta(1/2, 1/2) mixture on each rate divided by the likelihood
+  maximised over B ("universal inference", Wasserman, Ramdas and Balakrishnan, PNAS 2020: for every
+  (pc, pg) in B, mixture / likelihood is a test martingale, and the maximum is at least it).
+- H_bad is the intersection of the complements: `pass` uses the mean of their two e-processes
+  (an e-process under both), computed the same way with the inequalities reversed.
 
 Verdicts, at level `alpha` (the caller passes delivery.alpha / number of judged steps, so a whole
 release stays within delivery.alpha):
@@ -72,9 +80,10 @@ class Counts:
     errors: int
     buckets: tuple[tuple[float, int], ...] = ()  # (le in ms, requests at most that slow), ascending, +Inf last
 
-    def slower_than(self, bound: float) -> int:
+    def slower_than(self, bound: float) -> int | None:
+        """Requests slower than `bound` ms; None when the histogram has no such boundary."""
         at_most = next((count for le, count in self.buckets if le == bound), None)
-        return max(0, self.histogram_total - (at_most or 0))
+        return None if at_most is None else max(0, self.histogram_total - at_most)
 
     @property
     def histogram_total(self) -> int:
@@ -337,29 +346,19 @@ def judge(canary: Counts, reference: Counts | Slo, policy: Policy, recent: Recen
             )
         )
         bound = _slo_boundary(canary, reference.p99_ms) if isinstance(reference, Slo) else latency_boundary(reference)
-        if bound is None or canary.histogram_total <= 0:
-            reasons.append("no request-duration histogram to judge latency on")
+        slow = None if bound is None else canary.slower_than(bound)
+        ref_slow = None if bound is None or isinstance(reference, Slo) else reference.slower_than(bound)
+        if bound is None or slow is None or canary.histogram_total <= 0:
+            reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
             blocked = True
-        else:
-            slow = (canary.slower_than(bound), canary.histogram_total)
-            if isinstance(reference, Slo):
-                tests.append(
-                    _test("latency", slow, SLOW_SHARE, 1.0, 0.0, policy, f"share slower than {bound:g} ms", bound)
-                )
-            else:
-                ref_slow = (reference.slower_than(bound), reference.histogram_total)
-                tests.append(
-                    _test(
-                        "latency",
-                        slow,
-                        ref_slow,
-                        policy.latency_tolerance,
-                        policy.error_floor,
-                        policy,
-                        f"share slower than {bound:g} ms",
-                        bound,
-                    )
-                )
+        elif isinstance(reference, Slo):
+            what = f"share slower than {bound:g} ms"
+            tests.append(_test("latency", (slow, canary.histogram_total), SLOW_SHARE, 1.0, 0.0, policy, what, bound))
+        elif ref_slow is not None:
+            ref = (ref_slow, reference.histogram_total)
+            what = f"share slower than {bound:g} ms"
+            tol, floor = policy.latency_tolerance, policy.error_floor
+            tests.append(_test("latency", (slow, canary.histogram_total), ref, tol, floor, policy, what, bound))
     reasons.extend(describe(t) for t in tests)
     if any(t.verdict == FAIL for t in tests):
         verdict = FAIL

@@ -125,3 +125,12 @@ def test_a_canary_at_100_against_the_slo():
 def test_no_traffic_on_either_side_is_nothing_to_judge():
     assert "no request reached the canary" in judge.judge(side(0, 0), side(900, 9), POLICY).reasons[0]
     assert "no request reached the reference" in judge.judge(side(100, 1), side(0, 0), POLICY).reasons[0]
+
+
+def test_histograms_with_different_buckets_are_not_judged_on_latency():
+    canary = Counts(180000, 1800, ((100.0, 176400), (200.0, 178000), (math.inf, 180000)))
+
+    result = judge.judge(canary, side(1620000, 16200), POLICY)
+
+    assert [t.metric for t in result.tests] == ["errors"] and result.verdict == "inconclusive"
+    assert "no request-duration histogram (with the reference's buckets)" in result.reasons[0]
