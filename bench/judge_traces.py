@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Istio's default request-duration buckets in ms (istio/istio pkg/config/mesh's
-# DefaultHistogramBuckets / the proxy's stats filter), +Inf last.
+# The request-duration buckets (ms) Istio's sidecars report: Envoy's default histogram buckets
+# (envoyproxy/envoy source/common/stats/histogram_impl.cc, HistogramSettingsImpl::defaultBuckets).
 BUCKETS = (
     0.5,
     1,
