@@ -22,8 +22,9 @@ every stopping time; by Ville's inequality one ever reaches 1/a with probability
 every look and however often the judge is asked. Each depends on the counts only, so a stateless
 caller (autopilot, run every few minutes) may ask at any time.
 
-- H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor}. `fail` needs evidence against
-  both (an intersection-union test: under H_ok one of them is true, so no split of alpha).
+- H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor, pg <= floor / (rho - 1)} (the
+  floor's part beyond A). `fail` needs evidence against both (an intersection-union test: under
+  H_ok one of them is true, so no split of alpha).
   A: given the total of events x = xc + xg, the canary's share is Binomial(x, theta) with
   theta <= rho nc / (rho nc + ng) under A when the counts are Poisson (rare events: exact in the
   limit, the model of Lindon et al., "Rapid regression detection in software deployments through
@@ -33,8 +34,8 @@ caller (autopilot, run every few minutes) may ask at any time.
   B: both binomials, a Jeffreys Beta(1/2, 1/2) mixture on each rate divided by the likelihood
   maximised over B ("universal inference", Wasserman, Ramdas and Balakrishnan, PNAS 2020: for every
   (pc, pg) in B, mixture / likelihood is a test martingale, and the maximum is at least it).
-- H_bad is the intersection of the complements: `pass` uses the mean of their two e-processes
-  (an e-process under both), computed the same way with the inequalities reversed.
+- H_bad lies in {pc >= rho pg} and in {pc >= pg + floor}: `pass` uses the mean of their two
+  e-processes (an e-process under both), computed the same way with the inequalities reversed.
 
 Verdicts, at level `alpha` (the caller passes delivery.alpha / number of judged steps, so a whole
 release stays within delivery.alpha):
@@ -190,19 +191,27 @@ def _line_max(xc: int, nc: int, xg: int, ng: int, slope: float, shift: float, lo
 def _two_sample(xc: int, nc: int, xg: int, ng: int, rho: float, floor: float) -> tuple[float, float]:
     """(log e against H_ok, log e against H_bad) for h(pg) = max(rho*pg, pg + floor).
 
-    H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor}: failing needs evidence
-    against both (an intersection-union test, level alpha without a split). A is tested on the
-    canary's share of all events, Binomial(x, rho nc / (rho nc + ng)) at A's boundary when the
-    counts are Poisson (Lindon et al.); B on both binomials, the likelihood maximised on its line.
-    H_bad is the intersection of the complements: the mean of their two e-processes is one for it.
+    H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor, pg <= floor / (rho - 1)}
+    (where the floor is the larger tolerance; above that GA rate B's points are in A): failing
+    needs evidence against both (an intersection-union test, level alpha without a split). A is
+    tested on the canary's share of all events, Binomial(x, rho nc / (rho nc + ng)) at A's boundary
+    when the counts are Poisson (Lindon et al.); B on both binomials, the likelihood maximised over
+    B (on its line or on its edge pg = floor / (rho - 1)). H_bad lies in the intersection of
+    {pc >= rho pg} and {pc >= pg + floor}: the mean of their two e-processes is one for it.
     """
     ratio_fail, ratio_pass = _one_sample(xc, xc + xg, rho * nc / (rho * nc + ng), _SHARE_PRIOR)
     mixture = _log_mixture(xc, nc) + _log_mixture(xg, ng)
-    top = _loglik(xc, nc, xc / nc) + _loglik(xg, ng, xg / ng)
-    on_line = _line_max(xc, nc, xg, ng, 1.0, floor, 0.0, 1.0 - floor)
-    above = xc / nc > xg / ng + floor
-    floor_fail = mixture - (on_line if above else top)
-    floor_pass = mixture - (top if above else on_line)
+    pc, pg = xc / nc, xg / ng
+    top = _loglik(xc, nc, pc) + _loglik(xg, ng, pg)
+    cross = min(1.0, floor / (rho - 1)) if rho > 1 else 1.0
+    if pc <= pg + floor and pg <= cross:
+        floor_fail = mixture - top
+    else:
+        edge = _loglik(xg, ng, cross) + _loglik(xc, nc, min(pc, cross + floor, 1.0))
+        floor_fail = mixture - max(_line_max(xc, nc, xg, ng, 1.0, floor, 0.0, min(cross, 1.0 - floor)), edge)
+    above = pc > pg + floor
+    on_line = _line_max(xc, nc, xg, ng, 1.0, floor, 0.0, 1.0 - floor) if not above else top
+    floor_pass = mixture - on_line
     both = max(ratio_pass, floor_pass)
     mean_pass = both + math.log((1 + math.exp(min(ratio_pass, floor_pass) - both)) / 2)
     return min(ratio_fail, floor_fail), mean_pass

@@ -38,12 +38,17 @@ def share(runs: list[list[str]], verdict: str) -> float:
     return sum(verdict in looks for looks in runs) / len(runs)
 
 
+# The hardest canaries not to fail: on the tolerance's edge, where the ratio binds (1.25 x GA's
+# 1 %), where the floor binds (GA's 0.05 % + 0.1 point) and where both meet (0.4 % -> 0.5 %).
+EDGES = [(0.0125, 0.01), (0.0015, 0.0005), (0.005, 0.004)]
+
+
 @pytest.mark.parametrize("per_look", [180, 1800, 18000])
-def test_a_canary_within_tolerance_is_failed_at_most_alpha_over_every_look(per_look):
+@pytest.mark.parametrize("pc, pg", EDGES)
+def test_a_canary_within_tolerance_is_failed_at_most_alpha_over_every_look(per_look, pc, pg):
     loose = Policy(0.05, 1.25, 0.001, 2.0)  # a large alpha, so 200 runs can see a violation
 
-    # At the tolerance's edge (1.25 x GA's rate): the hardest canary not to fail.
-    runs = verdicts(np.random.default_rng(21), per_look, pc=0.0125, pg=0.01, policy=loose)
+    runs = verdicts(np.random.default_rng(21), per_look, pc=pc, pg=pg, policy=loose)
 
     assert share(runs, "fail") <= 0.05
 
