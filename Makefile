@@ -8,7 +8,7 @@ STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help preview lint test docs bench clean kind-up kind-down
+.PHONY: help preview lint test docs bench bench-judge clean kind-up kind-down
 
 help: ## list the targets and the variables they read
 	@echo "usage: make [TARGET] [STACK=<stack>]"
@@ -53,6 +53,9 @@ docs: $(VENV)/.installed ## regenerate docs/reference/configuration.md, then bui
 
 bench: $(VENV)/.installed ## preview vs import floor (interleaved: spread, ratio), verify and diff time, blast radius for STACK
 	$(PY) bench/bench.py --stack $(STACK)
+
+bench-judge: $(VENV)/.installed ## the canary judge vs point-estimate, Flagger-style and Mann-Whitney judges (simulated)
+	$(PY) bench/judge.py
 
 kind-up: ## create (or reuse) the kind cluster of the local stack, gateway on 127.0.0.1:8080
 	scripts/kind-up.sh

@@ -5,8 +5,8 @@ The rules never depend on the weights: they ship in the Prometheus release, and 
 weight is read from live traffic instead: the callers' sidecars report what they route to it.
 
 Flagger judges the canaries it drives; nobody judges a weighted app's canary between two PRs.
-These rules do, with the promotion gate's thresholds (`delivery.maxErrorRateDelta`,
-`delivery.maxLatencyRatio`), so a canary that goes bad after its weight was raised pages
+These rules do, with the judge's tolerances (`delivery.errorRateTolerance`, `delivery.errorRateFloor`,
+`delivery.latencyTolerance`, read here as a p99 ratio), so a canary that goes bad after its weight was raised pages
 someone instead of waiting for the next `promote`. They ship as the prometheus chart's
 `serverFiles."alerting_rules.yml"` (the file its default `rule_files` already loads).
 Pure data: the Observability component installs them.
@@ -36,18 +36,26 @@ def _labels(name: str, app: WeightedApp) -> dict[str, str]:
 
 def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WINDOW) -> list[dict]:
     ns, canary, ga = app.namespace, f"{name}-canary", f"{name}-ga"
-    delta, ratio = settings.delivery.max_error_rate_delta, settings.delivery.max_latency_ratio
+    delivery = settings.delivery
+    tolerance, floor, ratio = delivery.error_rate_tolerance, delivery.error_rate_floor, delivery.latency_tolerance
+    canary_errors, ga_errors = _alert_error_rate(ns, canary, window), _alert_error_rate(ns, ga, window)
     return [
         {
+            # The judge's tolerance on point estimates: above both GA x tolerance and GA + floor.
             "alert": "CanaryErrorRateAboveGA",
-            "expr": f"{_alert_error_rate(ns, canary, window)} - {_alert_error_rate(ns, ga, window)} > {delta:g}",
+            "expr": (
+                f"({canary_errors} > {ga_errors} * {tolerance:g}) and ({canary_errors} > {ga_errors} + {floor:g})"
+            ),
             "for": FOR,
             "labels": _labels(name, app),
             "annotations": {
-                "summary": f"{name}: canary error rate exceeds GA's by more than {delta:g} percentage points",
+                "summary": (
+                    f"{name}: canary error rate exceeds {tolerance:g} times GA's and GA's + {floor:g} percentage points"
+                ),
                 "description": (
-                    f'{canary} in {ns} answers 5xx {{{{ $value | printf "%.2f" }}}} percentage points '
-                    f"more often than {ga} over {window} (limit delivery.maxErrorRateDelta = {delta:g}). "
+                    f'{canary} in {ns} answers {{{{ $value | printf "%.2f" }}}} % 5xx over {window}, more than '
+                    f"{tolerance:g} times {ga}'s and {floor:g} points above it (delivery.errorRateTolerance, "
+                    "delivery.errorRateFloor). "
                     "Lower its weight in the stack file or revert the tag."
                 ),
             },
@@ -61,7 +69,7 @@ def app_rules(name: str, app: WeightedApp, settings: Settings, window: str = WIN
                 "summary": f"{name}: canary p99 latency is more than {ratio:g} times GA's",
                 "description": (
                     f'{canary} in {ns} has a p99 of {{{{ $value | printf "%.0f" }}}} ms over {window}, '
-                    f"above {ratio:g} times {ga}'s (delivery.maxLatencyRatio). "
+                    f"above {ratio:g} times {ga}'s (delivery.latencyTolerance). "
                     "Lower its weight in the stack file or revert the tag."
                 ),
             },

@@ -41,3 +41,41 @@ def p99_latency(namespace: str, workload: str, window: str = WINDOW) -> str:
         "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket"
         f"{{{selector(namespace, workload)}}}[{window}])) by (le))"
     )
+
+
+# --- counts for the judge (delivery/release/judge.py) ---------------------------------------------
+# The judge wants counts since the release step began, not rates: `increase()` over the step's
+# range, evaluated at its end with the `@` modifier when the range is in the past (Prometheus >= 2.25
+# behind a flag, on by default since 2.33: https://prometheus.io/docs/prometheus/latest/querying/basics/#modifier).
+FIVE_XX = ',response_code=~"5.*"'
+# "Serving now": a few scrapes (observability's 15s interval) back from the newest.
+RECENT = "2m"
+
+
+def _at(at: int | None) -> str:
+    return "" if at is None else f" @ {at}"
+
+
+def request_count(namespace: str, workload: str, window: str, at: int | None = None, extra: str = "") -> str:
+    """Requests (with `extra`: only those matching it) the workload's sidecars received over `window`."""
+    return f"sum(increase(istio_requests_total{{{selector(namespace, workload, extra)}}}[{window}]{_at(at)}))"
+
+
+def error_count(namespace: str, workload: str, window: str, at: int | None = None) -> str:
+    """Requests the workload answered 5xx over `window`."""
+    return request_count(namespace, workload, window, at, FIVE_XX)
+
+
+def bucket_counts(namespace: str, workload: str, window: str, at: int | None = None) -> str:
+    """Per `le`, the requests that took at most that many ms over `window` (cumulative, +Inf = all)."""
+    return (
+        "sum by (le) (increase(istio_request_duration_milliseconds_bucket"
+        f"{{{selector(namespace, workload)}}}[{window}]{_at(at)}))"
+    )
+
+
+def caller_error_count(namespace: str, workload: str, window: str = RECENT) -> str:
+    """5xx the callers' sidecars report for requests to the workload: what its callers receive."""
+    return (
+        f"sum(increase(istio_requests_total{{{selector(namespace, workload, FIVE_XX, reporter='source')}}}[{window}]))"
+    )

@@ -6,10 +6,12 @@ For each weighted app, exactly one action, with its evidence:
 - `none`: nothing in flight (canary weight 0 and the canary runs GA's tag);
 - `promote`: from 0 to the first step as soon as a new canary tag is on the base branch (no metrics
   needed: the canary has no traffic yet); from a step to the next when the step has baked
-  `delivery.bakeTime` and the gate passes over the bake window;
-- `finalize`: the canary has held 100 for `bakeTime` and the gate passes;
-- `rollback`: the gate judged the canary worse than GA (`delivery.autoRollback`, default true);
-- `hold`: anything else, with the reason: still baking, not enough traffic to judge, metrics
+  `delivery.bakeTime` and the judge (delivery/release/judge.py) says `pass` on the counts since
+  the step began;
+- `finalize`: the canary has held 100 for `bakeTime` and the judge passes it against GA's counts
+  of the previous step (else `delivery.slo`);
+- `rollback`: the judge says `fail` (`delivery.autoRollback`, default true);
+- `hold`: anything else, with the reason: still baking, the judge inconclusive, metrics
   unavailable (never a promote or a rollback on missing data), the app's state in the work tree
   is not on the base branch yet, a rolled-back canary waiting for a new tag, or a rollback of
   another app going first.
@@ -90,7 +92,9 @@ def human(seconds: float) -> str:
     return "".join(parts)
 
 
-def _decide_app(name: str, app: WeightedApp, run: Run, start: StepStart | None) -> Decision:
+def _decide_app(
+    name: str, app: WeightedApp, run: Run, start: StepStart | None, previous: gate.Previous | None = None
+) -> Decision:
     delivery = run.settings.delivery
     bake = duration_seconds(delivery.bake_time)
     now_weight = app.weights.canary
@@ -133,11 +137,10 @@ def _decide_app(name: str, app: WeightedApp, run: Run, start: StepStart | None) 
         )
     if run.prometheus is None:
         return decision(HOLD, "no --prometheus: the gate cannot judge the canary", bake_observed=elapsed)
-    # The gate looks at this step only: from its start (at least a minute, rate() needs samples)
-    # up to the bake time.
-    window = f"{int(min(max(elapsed, 60), bake))}s"
+    # The judge counts this step only: from its start (at least a minute, increase() needs samples).
+    window = f"{int(max(elapsed, 60))}s"
     try:
-        result = gate.evaluate(run.settings, name, run.prometheus, window)
+        result = gate.evaluate(run.settings, name, run.prometheus, window, previous)
     except UnavailableError as exc:
         return decision(
             HOLD,
@@ -147,36 +150,47 @@ def _decide_app(name: str, app: WeightedApp, run: Run, start: StepStart | None) 
             metrics_unavailable=True,
         )
     evidence: dict[str, Any] = {"bake_observed": elapsed, "gate": result, "gate_window": window}
-    reasons = "; ".join(result.reasons)
-    if not result.judged:
-        return decision(HOLD, f"not enough traffic to judge: {reasons}", **evidence)
-    if not result.passed:
+    numbers = "; ".join(result.reasons)
+    if result.verdict == gate.FAIL:
         if delivery.auto_rollback:
-            return decision(ROLLBACK, f"the gate failed: {reasons}", to=0, **evidence)
+            return decision(ROLLBACK, f"the judge failed the canary: {numbers}", to=0, **evidence)
         return decision(
             HOLD,
-            "the gate failed but delivery.autoRollback is false: a person decides "
-            f"(python -m delivery rollback --stack {run.stack} {name}): {reasons}",
+            "the judge failed the canary but delivery.autoRollback is false: a person decides "
+            f"(python -m delivery rollback --stack {run.stack} {name}): {numbers}",
             **evidence,
         )
+    if result.verdict != gate.PASS:
+        return decision(HOLD, f"not enough evidence yet, the judge is inconclusive: {numbers}", **evidence)
     if elapsed < bake:
         return decision(
-            HOLD, f"baking: healthy for {human(elapsed)} of delivery.bakeTime {delivery.bake_time}", **evidence
+            HOLD,
+            f"baking: the judge passed it after {human(elapsed)} of delivery.bakeTime {delivery.bake_time}: {numbers}",
+            **evidence,
         )
     if now_weight == 100:
         return decision(
             FINALIZE,
-            f"canary held 100 healthy for {human(elapsed)} (delivery.bakeTime {delivery.bake_time}): "
-            f"GA takes tag {app.canary.tag}",
+            f"canary held 100 for {human(elapsed)} (delivery.bakeTime {delivery.bake_time}) and the judge "
+            f"passed it against {result.reference_name}: GA takes tag {app.canary.tag}: {numbers}",
             to=0,
             **evidence,
         )
     return decision(
         PROMOTE,
-        f"healthy for {human(elapsed)} (delivery.bakeTime {delivery.bake_time}): next step",
+        f"the judge passed it after {human(elapsed)} (delivery.bakeTime {delivery.bake_time}): next step: {numbers}",
         to=next_step(delivery, now_weight),
         **evidence,
     )
+
+
+def _previous(
+    project_dir: Path, base: str, stack_file: str, name: str, app: WeightedApp, start: StepStart | None
+) -> gate.Previous | None:
+    """A canary at 100 is judged against GA over the previous step of its release (git)."""
+    if start is None or app.weights.canary != 100 or start.after != step_history.AppState(100, app.canary.tag):
+        return None
+    return gate.previous_step(project_dir, base, stack_file, name, start)
 
 
 def _rollbacks_first(decisions: list[Decision]) -> list[Decision]:
@@ -205,7 +219,11 @@ def decide(
     run = Run(stack_name, path.name, base, base_commit, decided_at, prometheus, settings)
     weighted = {name: app for name, app in settings.apps.items() if isinstance(app, WeightedApp)}
     starts = step_history.step_starts(project_dir, base, path.name, list(weighted)) if weighted else {}
-    decisions = [_decide_app(name, app, run, starts.get(name)) for name, app in weighted.items()]
+    decisions = [
+        _decide_app(name, app, run, start, _previous(project_dir, base, path.name, name, app, start))
+        for name, app in weighted.items()
+        for start in [starts.get(name)]
+    ]
     run.decisions = _rollbacks_first(decisions)
     return run
 

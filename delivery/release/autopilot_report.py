@@ -7,7 +7,7 @@ import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
-from delivery.release import gate
+from delivery.release import gate, judge
 from delivery.release.autopilot import FINALIZE, ROLLBACK, Decision, Run
 from delivery.release.autopilot import human as human_duration
 from model import weights
@@ -54,21 +54,25 @@ def _number(value: float | None, spec: str) -> str:
     return "-" if value is None or not math.isfinite(value) else format(value, spec)
 
 
-def _gate_table(d: Decision, result: gate.GateResult, delivery: Delivery) -> list[str]:
-    c, g = result.canary, result.ga
-    verdict = "passed" if result.passed else ("failed" if result.judged else "could not judge")
-    return [
-        f"Gate over the last {d.gate_window}: **{verdict}**"
-        + ("" if result.passed else ": " + "; ".join(result.reasons)),
+def _gate_table(d: Decision, result: gate.GateResult) -> list[str]:
+    c, ref = result.canary, result.reference
+    lines = [
+        f"Judge over the step so far ({d.gate_window}), alpha {result.alpha:.4g}: **{result.verdict}**, "
+        f"against {result.reference_name}",
         "",
-        "| | canary | GA | limit |",
-        "|---|---:|---:|---|",
-        f"| requests/s | {_number(c.requests, '.2f')} | {_number(g.requests, '.2f')} | > 0 on both sides |",
-        f"| error rate (%) | {_number(c.error_rate, '.2f')} | {_number(g.error_rate, '.2f')} "
-        f"| canary <= GA + {delivery.max_error_rate_delta:g} |",
-        f"| p99 latency (ms) | {_number(c.p99, '.1f')} | {_number(g.p99, '.1f')} "
-        f"| canary <= GA x {delivery.max_latency_ratio:g} |",
+        "| test | canary | reference | statistic (against / for the canary) | bounds (fail / pass) | verdict |",
+        "|---|---:|---:|---|---|---|",
     ]
+    for t in result.judgement.tests:
+        reference = f"{t.reference_events} / {t.reference_requests}" if t.reference_requests else "delivery.slo"
+        lines.append(
+            f"| {t.metric}: {t.hypothesis} | {t.canary_events} / {t.canary_requests} | {reference} "
+            f"| {judge.evidence(t.log_e_fail)} / {judge.evidence(t.log_e_pass)} "
+            f"| {judge.evidence(t.fail_bound)} / {judge.evidence(t.pass_bound)} | {t.verdict} |"
+        )
+    if not result.judgement.tests:
+        lines.append(f"| - | {c.requests} requests | {getattr(ref, 'requests', '-')} | - | - | - |")
+    return lines
 
 
 def _when(timestamp: float) -> str:
@@ -91,7 +95,7 @@ def body(run: Run) -> str:
     for d in run.decisions:
         lines += ["", f"### {d.app}: {d.action}", "", d.reason + "."]
         if d.gate is not None:
-            lines += ["", *_gate_table(d, d.gate, delivery)]
+            lines += ["", *_gate_table(d, d.gate)]
     lines += [
         "",
         "Merging applies this with `pulumi up`; the next step's bake time starts at the merge commit. "
@@ -109,19 +113,6 @@ def pull_request(run: Run) -> dict[str, Any]:
 # --- JSON -------------------------------------------------------------------------------------
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _side(side: gate.SideMetrics) -> dict[str, Any]:
-    return {
-        "workload": side.workload,
-        "requests_per_second": _finite(side.requests),
-        "error_rate_percent": _finite(side.error_rate),
-        "p99_ms": _finite(side.p99),
-    }
-
-
 def decision_json(d: Decision, delivery: Delivery) -> dict[str, Any]:
     result = d.gate
     return {
@@ -136,20 +127,7 @@ def decision_json(d: Decision, delivery: Delivery) -> dict[str, Any]:
             "step_committed_at": d.step.committed_at if d.step else None,
         },
         "metrics_unavailable": d.metrics_unavailable,
-        "gate": None
-        if result is None
-        else {
-            "window": d.gate_window,
-            "passed": result.passed,
-            "judged": result.judged,
-            "reasons": list(result.reasons),
-            "canary": _side(result.canary),
-            "ga": _side(result.ga),
-            "limits": {
-                "max_error_rate_delta": delivery.max_error_rate_delta,
-                "max_latency_ratio": delivery.max_latency_ratio,
-            },
-        },
+        "gate": None if result is None else gate.to_json(result),
     }
 
 

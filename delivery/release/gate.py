@@ -1,10 +1,15 @@
-"""Promotion gate: is a weighted app's canary as healthy as its GA side?
+"""Promotion gate: is a weighted app's canary worse than its GA side? Counts in, the judge's verdict out.
 
-Flagger's analysis for the Git-driven weights. Asks Prometheus for the error rate and the p99
-latency of `<app>-canary` and `<app>-ga` over a window (the PromQL of DESIGN.md "Metrics",
-model/promql.py, shared with the alert rules and Flagger's MetricTemplates) and fails when the canary's error rate
-exceeds GA's by more than `delivery.maxErrorRateDelta` percentage points, when its p99 exceeds
-GA's times `delivery.maxLatencyRatio`, or when either side had no traffic to judge.
+Asks Prometheus for the counts since the release step began (`increase(...)` over the step's
+range, model/promql.py): requests, 5xx and the request-duration histogram of `<app>-canary` and
+`<app>-ga`, and the canary's requests and callers' 5xx in the recent window. The judge
+(delivery/release/judge.py, pure) turns them into `pass`, `fail` or `inconclusive` at level
+`delivery.alpha / len(delivery.steps)`, so a whole release's false-rollback probability stays
+within `delivery.alpha`.
+
+A canary at 100 has no GA traffic to compare with: it is judged against GA's counts over the
+previous step of the same release (its time range from git, given by the caller), else against
+`delivery.slo`.
 
 Bad input (app, window) raises UsageError; a Prometheus that cannot answer, UnavailableError.
 """
@@ -14,37 +19,51 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from delivery.clients import http, prometheus
 from delivery.errors import UnavailableError, UsageError
+from delivery.release import judge, step_history
+from delivery.release.step_history import StepStart
 from model import promql, weights
-from model.settings import Settings, WeightedApp
+from model.settings import Delivery, Settings, WeightedApp
 
 _PROM_DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
+PASS, FAIL, INCONCLUSIVE = judge.PASS, judge.FAIL, judge.INCONCLUSIVE
 
 
 @dataclass(frozen=True)
-class SideMetrics:
-    workload: str
-    requests: float | None  # requests per second; None = no series at all
-    error_rate: float | None  # percent
-    p99: float | None  # milliseconds
+class Previous:
+    """The previous step of the release, from git: GA's reference for a canary at 100."""
 
-    @property
-    def has_traffic(self) -> bool:
-        return self.requests is not None and self.requests > 0
+    start: int  # seconds since the epoch
+    end: int
+    commit: str
 
 
 @dataclass(frozen=True)
 class GateResult:
-    passed: bool
+    app: str
+    window: str
+    alpha: float
+    canary: judge.Counts
+    reference: judge.Counts | judge.Slo
+    reference_name: str  # what the canary was compared with, for people
+    judgement: judge.Judgement
     report: str
-    canary: SideMetrics
-    ga: SideMetrics
-    reasons: tuple[str, ...] = ()
-    # False when a failure only means "nothing to judge" (no traffic or no latency histogram on a
-    # side), not "the canary is worse": autopilot holds then, and rolls back only on a judged fail.
-    judged: bool = True
+
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == PASS
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.judgement.reasons
 
 
 def check_window(window: str) -> str:
@@ -66,96 +85,199 @@ def weighted_app(settings: Settings, app_name: str) -> WeightedApp:
     return app
 
 
-def evaluate(settings: Settings, app_name: str, prometheus_url: str, window: str = "5m") -> GateResult:
-    """Query Prometheus and judge `app_name`'s canary. Raises UsageError or UnavailableError when it cannot judge."""
+def policy(delivery: Delivery) -> judge.Policy:
+    """The judge's parameters from the stack: alpha shared by the release's judged steps."""
+    return judge.Policy(
+        alpha=delivery.alpha / len(delivery.steps),
+        error_tolerance=delivery.error_rate_tolerance,
+        error_floor=delivery.error_rate_floor / 100,
+        latency_tolerance=delivery.latency_tolerance,
+    )
+
+
+def evaluate(
+    settings: Settings,
+    app_name: str,
+    prometheus_url: str,
+    window: str = promql.WINDOW,
+    previous: Previous | None = None,
+) -> GateResult:
+    """Query Prometheus and judge `app_name`'s canary over `window` (the time since its step began).
+    Raises UsageError or UnavailableError when it cannot ask."""
     app = weighted_app(settings, app_name)
     check_window(window)
-    canary = _measure(prometheus_url, app.namespace, f"{app_name}-canary", window)
-    ga = _measure(prometheus_url, app.namespace, f"{app_name}-ga", window)
-    delta, ratio = settings.delivery.max_error_rate_delta, settings.delivery.max_latency_ratio
-
-    reasons: list[str] = []
-    for side in (canary, ga):
-        if not side.has_traffic:
-            reasons.append(f"no traffic to {side.workload} in the last {window}: nothing to judge")
-    if canary.has_traffic and ga.has_traffic:
-        # _measure gives every side with traffic an error rate (100 when no request succeeded).
-        assert canary.error_rate is not None and ga.error_rate is not None
-        if canary.error_rate - ga.error_rate > delta:
-            reasons.append(
-                f"canary error rate {canary.error_rate:.2f}% exceeds GA's {ga.error_rate:.2f}% "
-                f"by more than delivery.maxErrorRateDelta = {delta:g} percentage points"
-            )
-        for side in (canary, ga):
-            if side.p99 is None:
-                reasons.append(f"no latency histogram for {side.workload} in the last {window}")
-            elif math.isinf(side.p99):
-                # histogram_quantile answers +Inf when the quantile is past the last bucket.
-                reasons.append(f"p99 of {side.workload} is beyond the histogram's last bucket (+Inf): cannot judge")
-        c99, g99 = canary.p99, ga.p99
-        if c99 is not None and g99 is not None and math.isfinite(c99 + g99) and c99 > g99 * ratio:
-            reasons.append(
-                f"canary p99 {c99:.1f} ms exceeds GA's {g99:.1f} ms "
-                f"times delivery.maxLatencyRatio = {ratio:g} ({g99 * ratio:.1f} ms)"
-            )
-
-    passed = not reasons
-    # An infinite p99 (past the last bucket) fails the gate but judges nothing: no verdict to act on.
-    judged = (
-        canary.has_traffic
-        and ga.has_traffic
-        and canary.p99 is not None
-        and ga.p99 is not None
-        and math.isfinite(canary.p99 + ga.p99)
-    )
-    report = _report(app_name, app, prometheus_url, window, canary, ga, delta, ratio, reasons)
-    return GateResult(passed=passed, report=report, canary=canary, ga=ga, reasons=tuple(reasons), judged=judged)
+    ns, delivery = app.namespace, settings.delivery
+    canary = counts(prometheus_url, ns, f"{app_name}-canary", window)
+    reference: judge.Counts | judge.Slo
+    if app.weights.canary < 100:
+        reference, name = counts(prometheus_url, ns, f"{app_name}-ga", window), f"{app_name}-ga over the same window"
+    else:
+        reference, name = judge.Slo(delivery.slo.error_rate / 100, delivery.slo.p99_ms), "delivery.slo"
+        if previous is not None and previous.end > previous.start:
+            ga = counts(prometheus_url, ns, f"{app_name}-ga", f"{previous.end - previous.start}s", previous.end)
+            if ga.requests > 0:
+                reference = ga
+                name = f"{app_name}-ga over the previous step (commit {previous.commit[:12]}, {ga.requests} requests)"
+    recent = None
+    if app.weights.canary > 0:
+        recent = judge.Recent(
+            promql.RECENT,
+            _count(prometheus_url, promql.request_count(ns, f"{app_name}-canary", promql.RECENT)),
+            _count(prometheus_url, promql.caller_error_count(ns, f"{app_name}-canary")),
+        )
+    rules = policy(delivery)
+    judgement = judge.judge(canary, reference, rules, recent)
+    report = _report(app_name, app, prometheus_url, window, canary, reference, name, rules, judgement)
+    return GateResult(app_name, window, rules.alpha, canary, reference, name, judgement, report)
 
 
-def _value(prometheus_url: str, query: str, most: float = math.inf, inf_ok: bool = False) -> float | None:
-    """The single value of a label-free query; None when it is empty or NaN (0/0: no traffic).
+def counts(prometheus_url: str, namespace: str, workload: str, window: str, at: int | None = None) -> judge.Counts:
+    """A side's requests, 5xx and histogram over `window` (ending at `at`, default now)."""
+    requests = _count(prometheus_url, promql.request_count(namespace, workload, window, at))
+    errors = min(requests, _count(prometheus_url, promql.error_count(namespace, workload, window, at)))
+    buckets: list[tuple[float, int]] = []
+    for labels, value in prometheus.query(prometheus_url, promql.bucket_counts(namespace, workload, window, at)):
+        if math.isnan(value):
+            continue  # no samples in the window for this bucket: nothing counted
+        try:
+            le = float(labels.get("le", ""))
+        except ValueError:
+            raise UnavailableError(
+                f"Prometheus at {http.redact(prometheus_url)}: a bucket without a numeric le"
+            ) from None
+        buckets.append((le, _checked(prometheus_url, value)))
+    buckets.sort()
+    # increase() extrapolates each bucket on its own: keep the cumulative counts cumulative.
+    running, monotone = 0, []
+    for le, value in buckets:
+        running = max(running, value)
+        monotone.append((le, running))
+    if monotone and not math.isinf(monotone[-1][0]):
+        monotone = []  # no +Inf bucket: not the Istio histogram, nothing to judge latency on
+    return judge.Counts(requests, errors, tuple(monotone))
 
-    A value no such query can have (negative, above `most`, or infinite unless `inf_ok`) is an
-    answer this tool cannot trust: UnavailableError, so the gate never passes on it."""
+
+def _checked(prometheus_url: str, value: float) -> int:
+    if math.isnan(value):
+        return 0
+    if value < 0 or not math.isfinite(value) or value > 1e15:
+        raise UnavailableError(
+            f"Prometheus at {http.redact(prometheus_url)}: answered {value!r} for a count, which cannot be right"
+        )
+    return round(value)
+
+
+def _count(prometheus_url: str, query: str) -> int:
+    """The single value of a label-free count query; 0 when it is empty (no series: nothing counted)."""
     samples = prometheus.query(prometheus_url, query)
-    where = f"Prometheus at {http.redact(prometheus_url)}"
     if len(samples) > 1:
-        raise UnavailableError(f"{where}: {len(samples)} series for an aggregated query, expected one")
-    if not samples or math.isnan(samples[0][1]):
-        return None
-    value = samples[0][1]
-    if value < 0 or (math.isinf(value) and not inf_ok) or (math.isfinite(value) and value > most):
-        raise UnavailableError(f"{where}: answered {value!r} for {query.split('(', 1)[0]}(...), which cannot be right")
-    return value
+        raise UnavailableError(
+            f"Prometheus at {http.redact(prometheus_url)}: {len(samples)} series for an aggregated query, expected one"
+        )
+    return _checked(prometheus_url, samples[0][1]) if samples else 0
 
 
-def _measure(prometheus_url: str, namespace: str, workload: str, window: str) -> SideMetrics:
-    requests = _value(prometheus_url, promql.request_rate(namespace, workload, window), most=1e12)
-    error_rate = _value(prometheus_url, promql.error_rate(namespace, workload, window), most=100.0)
-    if requests and error_rate is None:
-        # The error-rate query is empty when no request succeeded (nothing to sum but 5xx).
-        error_rate = 100.0
-    p99 = _value(prometheus_url, promql.p99_latency(namespace, workload, window), most=1e12, inf_ok=True)
-    return SideMetrics(workload=workload, requests=requests, error_rate=error_rate, p99=p99)
+def _side(c: judge.Counts) -> str:
+    rate = f"{100 * c.errors / c.requests:.2f}%" if c.requests else "-"
+    return f"{c.requests} requests, {c.errors} 5xx ({rate})"
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def _report(app_name, app, url, window, canary, ga, delta, ratio, reasons) -> str:
+def _report(app_name, app, url, window, canary, reference, name, rules, judgement) -> str:
     lines = [
         f"gate {app_name} (namespace {app.namespace}, {weights.split(app.weights.ga, app.weights.canary)}), "
-        f"window {window}, {http.redact(url)}",
-        f"  {'':<18}{'canary':>12}{'ga':>12}   limit",
-        f"  {'requests/s':<18}{_fmt(canary.requests, '.2f'):>12}{_fmt(ga.requests, '.2f'):>12}   > 0 on both sides",
-        f"  {'error rate (%)':<18}{_fmt(canary.error_rate, '.2f'):>12}{_fmt(ga.error_rate, '.2f'):>12}"
-        f"   canary <= ga + {delta:g}",
-        f"  {'p99 latency (ms)':<18}{_fmt(canary.p99, '.1f'):>12}{_fmt(ga.p99, '.1f'):>12}   canary <= ga x {ratio:g}",
+        f"counts over {window}, {http.redact(url)}",
+        f"  canary:    {_side(canary)}",
+        f"  reference: {name}: "
+        + (
+            _side(reference)
+            if isinstance(reference, judge.Counts)
+            else f"error rate {100 * reference.error_rate:g}%, p99 {reference.p99_ms:g} ms"
+        ),
+        f"  alpha {rules.alpha:.4g} (delivery.alpha / steps); tolerance: error rate x{rules.error_tolerance:g} "
+        f"or +{100 * rules.error_floor:g} points, slow share x{rules.latency_tolerance:g}",
     ]
-    if reasons:
-        lines.append("FAIL: " + reasons[0])
-        lines.extend("      " + reason for reason in reasons[1:])
-    else:
-        lines.append("PASS: the canary is as healthy as GA")
+    if judgement.recent is not None:
+        r = judgement.recent
+        lines.append(f"  recent {r.window}: canary received {r.requests} requests, callers saw {r.caller_errors} 5xx")
+    lines.append(f"{judgement.verdict.upper()}:")
+    lines.extend(f"  {reason}" for reason in judgement.reasons)
     return "\n".join(lines)
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def _counts_json(c: judge.Counts) -> dict[str, Any]:
+    return {
+        "requests": c.requests,
+        "errors": c.errors,
+        "buckets": [{"le": "+Inf" if math.isinf(le) else le, "count": n} for le, n in c.buckets],
+    }
+
+
+def to_json(result: GateResult) -> dict[str, Any]:
+    """The `gate --json` document: the verdict with its evidence."""
+    ref = result.reference
+    return {
+        "app": result.app,
+        "verdict": result.verdict,
+        "window": result.window,
+        "alpha": result.alpha,
+        "canary": _counts_json(result.canary),
+        "reference": {"name": result.reference_name, "slo": None, **_counts_json(ref)}
+        if isinstance(ref, judge.Counts)
+        else {"name": result.reference_name, "slo": {"error_rate": ref.error_rate, "p99_ms": ref.p99_ms}},
+        "recent": None
+        if result.judgement.recent is None
+        else {
+            "window": result.judgement.recent.window,
+            "requests": result.judgement.recent.requests,
+            "caller_errors": result.judgement.recent.caller_errors,
+        },
+        "tests": [
+            {
+                "metric": t.metric,
+                "verdict": t.verdict,
+                "hypothesis": t.hypothesis,
+                "canary": {"events": t.canary_events, "requests": t.canary_requests},
+                "reference": {"events": t.reference_events, "requests": t.reference_requests},
+                "boundary_ms": t.boundary_ms,
+                "log_e_fail": _finite(t.log_e_fail),
+                "log_e_pass": _finite(t.log_e_pass),
+                "fail_bound": _finite(t.fail_bound),
+                "pass_bound": _finite(t.pass_bound),
+            }
+            for t in result.judgement.tests
+        ],
+        "reasons": list(result.reasons),
+    }
+
+
+def previous_step(project_dir: Path, base: str, stack_file: str, app: str, start: StepStart) -> Previous | None:
+    """GA's reference range for a canary at 100: the previous step of the same release (same canary
+    tag, canary weight between 0 and 100), from git; None when there is none."""
+    before = start.before
+    if before is None or before.canary_tag != start.after.canary_tag:
+        return None
+    if not isinstance(before.canary_weight, int) or not 0 < before.canary_weight < 100:
+        return None
+    found = step_history.previous_start(project_dir, base, stack_file, app, start)
+    return None if found is None else Previous(found.committed_at, start.committed_at, found.commit)
+
+
+def since_step(
+    project_dir: Path, base: str | None, stack_file: str, app: str, now: float
+) -> tuple[str, Previous | None]:
+    """The window since `app`'s step began on `base` (at least a minute: increase() needs samples),
+    and the previous step when the canary holds 100."""
+    base = step_history.resolve_base(project_dir, base)
+    start = step_history.step_starts(project_dir, base, stack_file, [app]).get(app)
+    if start is None:
+        raise UsageError(f"apps.{app} is not in {stack_file} on {base}: no step to judge since; give --window")
+    window = f"{int(max(60, now - start.committed_at))}s"
+    previous = previous_step(project_dir, base, stack_file, app, start) if start.after.canary_weight == 100 else None
+    return window, previous

@@ -99,3 +99,22 @@ def resolve_base(project_dir: Path, base: str | None) -> str:
 def commit_of(project_dir: Path, ref: str) -> str:
     """The full sha `ref` names (a commit, checked by `resolve_base`)."""
     return git.git(project_dir, "rev-parse", f"{ref}^{{commit}}").stdout.strip()
+
+
+def previous_start(project_dir: Path, base: str, filename: str, app: str, start: StepStart) -> StepStart | None:
+    """The start of the step before `start` (the newest older commit on `base` that changed the
+    app's state), or None when the history holds none: the time range of the previous step is
+    from its `committed_at` to `start.committed_at`."""
+    commits = git.commits_changing(project_dir, base, filename)
+    shas = [sha for sha, _ in commits]
+    if start.commit not in shas:
+        return None
+    older = commits[shas.index(start.commit) + 1 :]
+    after = start.before
+    for i, (sha, when) in enumerate(older):
+        parent = older[i + 1][0] if i + 1 < len(older) else None
+        before = states(git.file_at(project_dir, parent, filename), filename).get(app) if parent else None
+        if before != after:
+            return StepStart(sha, when, before, after) if after is not None else None
+        after = before
+    return None

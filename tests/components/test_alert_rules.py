@@ -134,9 +134,9 @@ def test_alert_rules_cover_weighted_apps_only(dev_settings):
     "traffic, firing",
     [
         pytest.param(dict(rps=2, error_ratio=0.005, latency_ms=45), {}, id="healthy-canary-is-silent"),
-        pytest.param(dict(rps=2, error_ratio=0.105), {"CanaryErrorRateAboveGA": "10.00"}, id="canary-with-5xx"),
+        pytest.param(dict(rps=2, error_ratio=0.105), {"CanaryErrorRateAboveGA": "10.50"}, id="canary-with-5xx"),
         pytest.param(
-            dict(rps=2, error_ratio=1.0), {"CanaryErrorRateAboveGA": "99.50"}, id="every-canary-request-fails"
+            dict(rps=2, error_ratio=1.0), {"CanaryErrorRateAboveGA": "100.00"}, id="every-canary-request-fails"
         ),
         pytest.param(dict(rps=2, latency_ms=600), {"CanaryLatencyAboveGA": "995"}, id="slow-canary"),
         pytest.param(dict(rps=0), {"CanaryWithoutTraffic": "2.00"}, id="canary-traffic-stopped"),
@@ -150,8 +150,8 @@ def test_alerts_fire_on_their_condition_only(traffic, firing, promtool, dev_sett
 @pytest.mark.parametrize(
     "delivery, traffic",
     [
-        ({"maxErrorRateDelta": 15}, dict(rps=2, error_ratio=0.105)),
-        ({"maxLatencyRatio": 25}, dict(rps=2, latency_ms=600)),
+        ({"errorRateTolerance": 25}, dict(rps=2, error_ratio=0.105)),
+        ({"latencyTolerance": 25}, dict(rps=2, latency_ms=600)),
     ],
 )
 def test_alert_thresholds_follow_delivery_settings(delivery, traffic, promtool, dev_config, tmp_path):

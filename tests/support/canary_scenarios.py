@@ -16,16 +16,49 @@ from tests.support.istio_metrics import Workload, openmetrics
 from tests.support.stack_repo import NAMESPACE
 
 # Each app name is a scenario: (canary, GA) traffic from half an hour ago to a quarter hour ahead.
+# Rates are high enough for the judge to decide within minutes (a few thousand errors and slow
+# requests), except `sparse`, which stays undecided.
 SCENARIOS = {
     "healthy": (
-        Workload(NAMESPACE, "healthy-canary", rps=2, error_ratio=0.005, latency_ms=45),
-        Workload(NAMESPACE, "healthy-ga", rps=18, error_ratio=0.005, latency_ms=40),
+        Workload(NAMESPACE, "healthy-canary", rps=200, error_ratio=0.005, latency_ms=45, slow_ratio=0.02),
+        Workload(NAMESPACE, "healthy-ga", rps=1800, error_ratio=0.005, latency_ms=40, slow_ratio=0.02),
     ),
     "failing": (
         Workload(NAMESPACE, "failing-canary", rps=2, error_ratio=0.10),
         Workload(NAMESPACE, "failing-ga", rps=18),
     ),
+    "broken": (
+        Workload(NAMESPACE, "broken-canary", rps=2, error_ratio=1.0),
+        Workload(NAMESPACE, "broken-ga", rps=18),
+    ),
+    # 4x GA's error rate but under a point apart: the point-estimate gate promoted it.
+    "worse": (
+        Workload(NAMESPACE, "worse-canary", rps=20, error_ratio=0.006, slow_ratio=0.02),
+        Workload(NAMESPACE, "worse-ga", rps=180, error_ratio=0.0015, slow_ratio=0.02),
+    ),
+    "slow": (
+        Workload(NAMESPACE, "slow-canary", rps=20, latency_ms=40, slow_ratio=0.2),
+        Workload(NAMESPACE, "slow-ga", rps=180, latency_ms=40, slow_ratio=0.02),
+    ),
+    "sparse": (
+        Workload(NAMESPACE, "sparse-canary", rps=0.05, error_ratio=0.02, slow_ratio=0.02),
+        Workload(NAMESPACE, "sparse-ga", rps=0.45, error_ratio=0.02, slow_ratio=0.02),
+    ),
     "idle": (Workload(NAMESPACE, "idle-canary", rps=0), Workload(NAMESPACE, "idle-ga", rps=20)),
+    # Healthy until its pods went away five minutes ago; in `unreachable` callers get 503s since.
+    "stopped": (
+        Workload(NAMESPACE, "stopped-canary", rps=200, error_ratio=0.005, slow_ratio=0.02, until=-300),
+        Workload(NAMESPACE, "stopped-ga", rps=1800, error_ratio=0.005, slow_ratio=0.02),
+    ),
+    "unreachable": (
+        Workload(NAMESPACE, "unreachable-canary", rps=200, slow_ratio=0.02, until=-300, caller_5xx_rps=5),
+        Workload(NAMESPACE, "unreachable-ga", rps=1800, slow_ratio=0.02),
+    ),
+    # A canary at 100: GA served until ten minutes ago (the previous step), the canary since.
+    "whole": (
+        Workload(NAMESPACE, "whole-canary", rps=200, error_ratio=0.005, latency_ms=45, slow_ratio=0.02),
+        Workload(NAMESPACE, "whole-ga", rps=1800, error_ratio=0.005, latency_ms=40, slow_ratio=0.02, until=-600),
+    ),
 }
 
 

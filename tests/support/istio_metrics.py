@@ -4,7 +4,10 @@ or as `promtool test rules` input series.
 
 Series carry the labels Istio's sidecars report (`reporter`, `destination_workload`,
 `destination_workload_namespace`, `response_code`, `le`); every request of a workload takes
-`latency_ms`, so its p99 is the 99% point of that latency's histogram bucket.
+`latency_ms` (a `slow_ratio` share takes `slow_ms` instead), so with no slow share its p99 is the
+99% point of that latency's histogram bucket. `until` ends a workload's series (its pods are gone)
+that many seconds after "now" (negative: before); `caller_5xx_rps` is what callers' sidecars
+(`reporter="source"`) report as 503 for it, as when they find no healthy upstream.
 """
 
 from __future__ import annotations
@@ -23,10 +26,14 @@ class Workload:
     error_ratio: float = 0.0  # share of requests answered 500
     latency_ms: float = 40.0
     present: bool = True  # False: the sidecar never reported anything
+    slow_ratio: float = 0.0
+    slow_ms: float = 300.0
+    until: int | None = None
+    caller_5xx_rps: float = 0.0
 
-    def _labels(self, **extra: str) -> str:
+    def _labels(self, reporter: str = "destination", **extra: str) -> str:
         labels = {
-            "reporter": "destination",
+            "reporter": reporter,
             "destination_workload": self.name,
             "destination_workload_namespace": self.namespace,
             **extra,
@@ -44,14 +51,28 @@ class Workload:
             series.append((self._labels(response_code="500"), self.rps * self.error_ratio))
         return series
 
+    def caller_series(self) -> list[tuple[str, float]]:
+        """(labels, requests per second) the callers' sidecars report as failed for this workload."""
+        if not self.caller_5xx_rps:
+            return []
+        return [(self._labels(reporter="source", response_code="503"), self.caller_5xx_rps)]
+
     def bucket_series(self) -> list[tuple[str, float]]:
         """(labels, observations per second) of each duration bucket, +Inf included."""
         if not self.present:
             return []
         bounds = [*(format(b, "g") for b in BUCKETS), "+Inf"]
-        return [
-            (self._labels(le=le), self.rps if le == "+Inf" or float(le) >= self.latency_ms else 0.0) for le in bounds
-        ]
+        fast, slow = self.rps * (1 - self.slow_ratio), self.rps * self.slow_ratio
+
+        def at_most(le: str) -> float:
+            bound = float(le)
+            return (fast if bound >= self.latency_ms else 0.0) + (slow if bound >= self.slow_ms else 0.0)
+
+        return [(self._labels(le=le), at_most(le)) for le in bounds]
+
+    def expected_count(self, seconds: float, errors: bool = False) -> float:
+        """What increase() over the last `seconds` answers for this workload's requests (or 5xx)."""
+        return self.rps * seconds * (self.error_ratio if errors else 1)
 
 
 def expected_p99(latency_ms: float) -> float:
@@ -69,15 +90,22 @@ def openmetrics(workloads: list[Workload], now: int, before: int = 1800, after: 
     # Counters start above zero, as a pod that has been serving for a while reports them.
     base = 1000.0
     lines = ["# TYPE istio_requests counter"]
+
+    def until(w: Workload) -> list[int]:
+        return [t for t in times if w.until is None or t <= now + w.until]
+
     for w in workloads:
         for labels, rate in w.request_series():
+            lines.extend(f"istio_requests_total{{{labels}}} {base + rate * (t - start):.3f} {t}" for t in until(w))
+        # Callers outlive the workload: they keep reporting what they receive for it.
+        for labels, rate in w.caller_series():
             lines.extend(f"istio_requests_total{{{labels}}} {base + rate * (t - start):.3f} {t}" for t in times)
     lines.append("# TYPE istio_request_duration_milliseconds histogram")
     for w in workloads:
         for labels, rate in w.bucket_series():
             lines.extend(
                 f"istio_request_duration_milliseconds_bucket{{{labels}}} {base + rate * (t - start):.3f} {t}"
-                for t in times
+                for t in until(w)
             )
     lines.append("# EOF")
     return "\n".join(lines) + "\n"

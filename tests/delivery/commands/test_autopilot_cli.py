@@ -69,8 +69,11 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
     assert (healthy["app"], healthy["action"], healthy["canary"]) == ("healthy", "promote", {"from": 10, "to": 60})
     assert healthy["bake"]["required_seconds"] == 600 and healthy["bake"]["observed_seconds"] >= STEP_AGO
     assert healthy["bake"]["step_commit"] == repo.head()
-    assert healthy["gate"]["passed"] and healthy["gate"]["window"] == "600s"
-    assert healthy["gate"]["canary"]["requests_per_second"] == pytest.approx(2)
+    gate = healthy["gate"]
+    assert gate["verdict"] == "pass" and gate["window"] == f"{healthy['bake']['observed_seconds']}s"
+    assert gate["canary"]["requests"] == pytest.approx(200 * healthy["bake"]["observed_seconds"], rel=0.02)
+    assert [(t["metric"], t["verdict"]) for t in gate["tests"]] == [("errors", "pass"), ("latency", "pass")]
+    assert gate["tests"][0]["log_e_pass"] >= gate["tests"][0]["pass_bound"]
     assert (failing["action"], failing["gate"]) == ("none", None)
 
     assert doc["changed"] is True
@@ -78,7 +81,8 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
     assert pr["title"] == "autopilot(auto): promote healthy GA 90 / canary 10 -> GA 40 / canary 60"
     assert pr["labels"] == ["autopilot", "autopilot:promote"] and pr["automerge"] is False
     assert "| healthy | **promote** | GA 90 / canary 10 -> GA 40 / canary 60 |" in pr["body"]
-    assert "| requests/s | 2.00 | 18.00 | > 0 on both sides |" in pr["body"]
+    assert "| errors: canary error rate <= max(1.25 x GA's, GA's + 0.1 points) |" in pr["body"]
+    assert "the judge passed it after" in pr["body"]
     # The edit changes the weights and nothing else.
     old_weights = "weights:\n        ga: 90\n        canary: 10\n"
     assert before.count(old_weights) == 1
@@ -104,10 +108,14 @@ def test_text_output_prints_each_decision_then_the_pr_title_and_markdown_body(re
 
     assert code == 0
     assert "healthy              promote   GA 90 / canary 10 -> GA 40 / canary 60 " in out
-    assert "PASS: the canary is as healthy as GA" in out
+    assert "PASS:\n" in out and "errors: canary " in out
     assert "wrote Pulumi.auto.yaml" in out
     assert "PR title: autopilot(auto): promote healthy GA 90 / canary 10 -> GA 40 / canary 60" in out
-    assert "### healthy: promote" in out and "Gate over the last 600s: **passed**" in out
+    assert (
+        "### healthy: promote" in out
+        and "Judge over the step so far" in out
+        and ": **pass**, against healthy-ga" in out
+    )
 
 
 def test_without_write_nothing_is_edited(repo, autopilot, prometheus_url):

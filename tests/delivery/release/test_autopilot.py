@@ -6,9 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from delivery.errors import UsageError
-from delivery.release import autopilot, autopilot_report, check
+from delivery.release import autopilot, autopilot_report, check, gate
+from model.settings import parse_stack_config
 from tests.support.stack_repo import GA_TAG, NEW_TAG, STACK, StackRepo, app, stack_text
 
 pytestmark = pytest.mark.slow  # starts a real Prometheus and git
@@ -35,35 +37,45 @@ def decide(repo: StackRepo, prometheus: str | None, now: float | None = None) ->
     return {d.app: d for d in run.decisions}
 
 
-def test_a_healthy_canary_holds_until_its_step_has_baked(repo, prometheus_url):
+def test_a_canary_holds_while_the_judge_is_inconclusive(repo, prometheus_url):
     at(repo, 120, {"healthy": app(canary=10)})
 
     d = decide(repo, prometheus_url)["healthy"]
 
-    assert d.action == "hold" and d.reason.startswith("baking: healthy for 2m")
-    assert d.canary_to == 10 and d.gate.passed and d.bake_observed == pytest.approx(120, abs=30)
-    # The gate judges this step only: its window starts at the step's commit.
-    assert d.gate_window == f"{int(d.bake_observed)}s"
+    assert (d.action, d.canary_to, d.gate.verdict) == ("hold", 10, "inconclusive")
+    assert d.reason.startswith("not enough evidence yet, the judge is inconclusive: errors: canary ")
+    # The judge counts this step only: its window starts at the step's commit.
+    assert d.gate_window == f"{int(d.bake_observed)}s" and d.bake_observed == pytest.approx(120, abs=30)
 
 
-def test_a_healthy_canary_is_promoted_to_the_next_step_after_bake_time(repo, prometheus_url):
+def test_a_canary_the_judge_passed_holds_until_its_step_has_baked(repo, prometheus_url):
+    at(repo, 700, {"healthy": app(canary=10)}, {"bakeTime": "30m"})
+
+    d = decide(repo, prometheus_url)["healthy"]
+
+    assert (d.action, d.gate.verdict) == ("hold", "pass")
+    assert d.reason.startswith("baking: the judge passed it after 11m") and "of delivery.bakeTime 30m" in d.reason
+
+
+def test_a_passed_canary_is_promoted_to_the_next_step_after_bake_time(repo, prometheus_url):
     at(repo, BAKE + 100, {"healthy": app(canary=10)})
 
     d = decide(repo, prometheus_url)["healthy"]
 
     assert (d.action, d.canary_from, d.canary_to) == ("promote", 10, 60)
-    assert d.gate.passed and d.gate_window == "600s"
-    assert d.gate.canary.requests == pytest.approx(2) and d.gate.ga.requests == pytest.approx(18)
+    assert d.gate.passed and d.gate_window == f"{int(d.bake_observed)}s"
+    assert d.gate.canary.requests == pytest.approx(200 * d.bake_observed, rel=0.02)
+    assert "the judge passed it after 11m" in d.reason and "errors: canary " in d.reason
 
 
-def test_a_failing_canary_is_rolled_back_without_waiting_for_bake_time(repo, prometheus_url):
-    at(repo, 120, {"failing": app(canary=10)})
+@pytest.mark.parametrize("scenario", ["failing", "slow", "unreachable"])
+def test_a_failed_canary_is_rolled_back_without_waiting_for_bake_time(scenario, repo, prometheus_url):
+    at(repo, 300, {scenario: app(canary=10)})
 
-    d = decide(repo, prometheus_url)["failing"]
+    d = decide(repo, prometheus_url)[scenario]
 
-    assert (d.action, d.canary_to) == ("rollback", 0)
-    assert d.gate.judged and not d.gate.passed
-    assert "canary error rate 10.00% exceeds GA's 0.00%" in d.reason
+    assert (d.action, d.canary_to, d.gate.verdict) == ("rollback", 0, "fail")
+    assert d.reason.startswith("the judge failed the canary: ")
 
 
 def test_a_failing_canary_holds_when_auto_rollback_is_off(repo, prometheus_url):
@@ -75,15 +87,32 @@ def test_a_failing_canary_holds_when_auto_rollback_is_off(repo, prometheus_url):
     assert (
         "delivery.autoRollback is false" in d.reason and "python -m delivery rollback --stack auto failing" in d.reason
     )
+    errors = d.gate.judgement.tests[0]
+    assert errors.canary_events == pytest.approx(0.1 * errors.canary_requests, rel=0.02)
+    assert f"errors: canary {errors.canary_events}/{errors.canary_requests} (10." in d.reason
 
 
-def test_a_canary_without_traffic_holds_instead_of_rolling_back(repo, prometheus_url):
-    at(repo, BAKE + 100, {"idle": app(canary=10)})
+@pytest.mark.parametrize("scenario", ["idle", "stopped"])
+def test_a_canary_that_is_not_serving_holds_and_is_never_promoted(scenario, repo, prometheus_url):
+    at(repo, BAKE + 100, {scenario: app(canary=10)})
 
-    d = decide(repo, prometheus_url)["idle"]
+    d = decide(repo, prometheus_url)[scenario]
 
-    assert d.action == "hold" and not d.gate.judged
-    assert d.reason == "not enough traffic to judge: no traffic to idle-canary in the last 600s: nothing to judge"
+    assert (d.action, d.gate.verdict) == ("hold", "inconclusive")
+    assert "received no request in the last 2m: not serving now" in d.reason
+
+
+@pytest.mark.parametrize("scenario", ["healthy", "failing", "broken", "worse", "slow", "sparse", "idle", "stopped"])
+def test_autopilot_decides_as_the_judge_says(scenario, repo, prometheus_url):
+    at(repo, BAKE + 100, {scenario: app(canary=10)})
+
+    d = decide(repo, prometheus_url)[scenario]
+
+    judged = gate.evaluate(
+        parse_stack_config(yaml.safe_load(repo.file.read_text())["config"]), scenario, prometheus_url, d.gate_window
+    )
+    assert d.gate.verdict == judged.verdict
+    assert d.action == {"pass": "promote", "fail": "rollback", "inconclusive": "hold"}[judged.verdict]
 
 
 def test_an_unreachable_prometheus_holds_every_app_in_flight(repo, down_url):
@@ -100,13 +129,29 @@ def test_an_unreachable_prometheus_holds_every_app_in_flight(repo, down_url):
     assert (decisions["fresh"].action, decisions["fresh"].canary_to) == ("promote", 10)
 
 
-def test_a_canary_held_at_100_healthy_for_bake_time_is_finalized(repo, prometheus_url):
+def test_a_canary_held_at_100_without_an_earlier_step_is_finalized_against_the_slo(repo, prometheus_url):
     at(repo, BAKE + 100, {"healthy": app(canary=100)})
 
     d = decide(repo, prometheus_url)["healthy"]
 
     assert (d.action, d.canary_to) == ("finalize", 0) and d.gate.passed
-    assert f"GA takes tag {NEW_TAG}" in d.reason
+    assert d.gate.reference_name == "delivery.slo"
+    assert f"GA takes tag {NEW_TAG}" in d.reason and "canary error rate <= 1% (delivery.slo)" in d.reason
+
+
+def test_a_canary_held_at_100_is_judged_against_ga_over_the_previous_step(repo, prometheus_url):
+    now = int(time.time())
+    repo.commit(now - 3600, "initial", stack_text({"whole": app(canary_tag=GA_TAG)}))
+    repo.commit(now - 1800, "canary at 60", stack_text({"whole": app(canary=60)}))
+    previous = repo.commit(now - 1500, "canary at 60, a comment", stack_text({"whole": app(canary=60)}) + "# note\n")
+    repo.commit(now - 700, "canary at 100", stack_text({"whole": app(canary=100)}))
+
+    d = decide(repo, prometheus_url)["whole"]
+
+    assert (d.action, d.gate.verdict) == ("finalize", "pass")
+    assert d.gate.reference_name.startswith("whole-ga over the previous step (commit ")
+    assert previous[:12] not in d.gate.reference_name  # a commit that changed no weight starts no step
+    assert d.gate.reference.requests == pytest.approx(1800 * (1800 - 700), rel=0.02)
 
 
 def test_nothing_in_flight_is_none(repo, prometheus_url):

@@ -1,51 +1,35 @@
-"""The promotion gate against a real Prometheus (Debian's prometheus) serving Istio metrics we made."""
+"""The promotion gate against a real Prometheus (Debian's prometheus, backfilled with promtool)
+serving Istio metrics we made: the PromQL returns the counts the judge expects, and the judge's
+verdict on them is the gate's."""
 
 from __future__ import annotations
 
-import re
+import math
 import time
 
 import pytest
-import yaml
 
-from delivery.__main__ import main
 from delivery.errors import UnavailableError
-from delivery.release import gate
+from delivery.release import gate, judge
 from model.settings import parse_stack_config
 from tests.support import servers
-from tests.support.istio_metrics import Workload, expected_p99, openmetrics
+from tests.support.canary_scenarios import SCENARIOS
+from tests.support.istio_metrics import BUCKETS, Workload
+from tests.support.stack_repo import NAMESPACE, app
 
 pytestmark = pytest.mark.slow  # starts a real Prometheus
 
-NS = "shop"
-# Each app is one scenario: (canary, ga) traffic over the last half hour.
-SCENARIOS = {
-    "healthy": (
-        Workload(NS, "healthy-canary", rps=2, error_ratio=0.005, latency_ms=45),
-        Workload(NS, "healthy-ga", rps=18, error_ratio=0.005, latency_ms=40),
-    ),
-    "failing": (Workload(NS, "failing-canary", rps=2, error_ratio=0.10), Workload(NS, "failing-ga", rps=18)),
-    "slow": (Workload(NS, "slow-canary", rps=2, latency_ms=400), Workload(NS, "slow-ga", rps=18, latency_ms=40)),
-    "broken": (Workload(NS, "broken-canary", rps=2, error_ratio=1.0), Workload(NS, "broken-ga", rps=18)),
-    "idle": (Workload(NS, "idle-canary", rps=0), Workload(NS, "idle-ga", rps=20)),
-    "unseen": (Workload(NS, "unseen-canary", present=False), Workload(NS, "unseen-ga", rps=20)),
-}
+WINDOW = 600
 
 
 def stack_config(**delivery) -> dict:
-    apps = {
-        name: {
-            "namespace": NS,
-            "strategy": "weighted",
-            "image": "ghcr.io/stefanprodan/podinfo",
-            "hosts": [f"{name}.example.com"],
-            "ga": {"tag": "6.13.0"},
-            "canary": {"tag": "6.14.1"},
-            "weights": {"ga": 90, "canary": 10},
-        }
-        for name in SCENARIOS
+    apps = {name: app(canary=100 if name == "whole" else 10) for name in SCENARIOS}
+    apps["flagged"] = {
+        "namespace": NAMESPACE,
+        "strategy": "canary",
+        "image": "ghcr.io/stefanprodan/podinfo",
+        "tag": "6.13.0",
     }
-    apps["flagged"] = {"namespace": NS, "strategy": "canary", "image": "ghcr.io/stefanprodan/podinfo", "tag": "6.13.0"}
     config = {"istio-canary:cluster": {"provider": "existing", "context": "kind-test"}, "istio-canary:apps": apps}
     if delivery:
         config["istio-canary:delivery"] = delivery
@@ -55,116 +39,116 @@ def stack_config(**delivery) -> dict:
 SETTINGS = parse_stack_config(stack_config())
 
 
-@pytest.fixture(scope="module")
-def prometheus_url(tmp_path_factory):
-    workloads = [w for pair in SCENARIOS.values() for w in pair]
-    with servers.prometheus(tmp_path_factory.mktemp("prometheus"), openmetrics(workloads, int(time.time()))) as url:
-        yield url
+def expected(w: Workload, seconds: int) -> judge.Counts:
+    """The counts a workload's definition implies over its last `seconds`."""
+    n = round(w.expected_count(seconds))
+    fast, slow = n * (1 - w.slow_ratio), n * w.slow_ratio
+    buckets = [(float(b), round((fast if b >= w.latency_ms else 0) + (slow if b >= w.slow_ms else 0))) for b in BUCKETS]
+    return judge.Counts(n, round(w.expected_count(seconds, errors=True)), (*buckets, (math.inf, n)))
 
 
-def test_gate_passes_a_canary_as_healthy_as_ga(prometheus_url):
-    result = gate.evaluate(SETTINGS, "healthy", prometheus_url)
+def test_the_promql_counts_are_the_scenarios_counts(prometheus_url):
+    canary, _ = SCENARIOS["healthy"]
 
-    assert result.passed, result.report
-    assert result.canary.requests == pytest.approx(2) and result.ga.requests == pytest.approx(18)
-    assert result.canary.error_rate == pytest.approx(0.5) and result.ga.error_rate == pytest.approx(0.5)
-    assert result.canary.p99 == pytest.approx(expected_p99(45))
-    assert "PASS" in result.report
+    found = gate.counts(prometheus_url, NAMESPACE, "healthy-canary", f"{WINDOW}s")
 
-
-def test_gate_fails_a_canary_answering_5xx(prometheus_url):
-    result = gate.evaluate(SETTINGS, "failing", prometheus_url)
-
-    assert not result.passed
-    assert result.canary.error_rate == pytest.approx(10) and result.ga.error_rate == pytest.approx(0)
-    assert result.reasons == (
-        "canary error rate 10.00% exceeds GA's 0.00% by more than delivery.maxErrorRateDelta = 1 percentage points",
-    )
-
-
-def test_gate_fails_a_canary_whose_every_request_fails(prometheus_url):
-    result = gate.evaluate(SETTINGS, "broken", prometheus_url)
-
-    assert not result.passed
-    assert result.canary.error_rate == 100
-    assert "canary error rate 100.00%" in result.reasons[0]
-
-
-def test_gate_fails_a_slow_canary(prometheus_url):
-    result = gate.evaluate(SETTINGS, "slow", prometheus_url)
-
-    assert not result.passed
-    assert result.canary.p99 == pytest.approx(expected_p99(400))
-    assert result.ga.p99 == pytest.approx(expected_p99(40))
-    assert len(result.reasons) == 1 and "delivery.maxLatencyRatio = 1.25" in result.reasons[0]
-
-
-@pytest.mark.parametrize("app", ["idle", "unseen"])
-def test_gate_fails_when_the_canary_has_no_traffic_to_judge(app, prometheus_url):
-    result = gate.evaluate(SETTINGS, app, prometheus_url)
-
-    assert not result.passed
-    assert result.reasons == (f"no traffic to {app}-canary in the last 5m: nothing to judge",)
-
-
-@pytest.mark.parametrize("app, delivery", [("failing", {"maxErrorRateDelta": 15}), ("slow", {"maxLatencyRatio": 11})])
-def test_gate_thresholds_come_from_delivery_settings(app, delivery, prometheus_url):
-    lenient = parse_stack_config(stack_config(**delivery))
-
-    assert gate.evaluate(lenient, app, prometheus_url).passed
-
-
-# --- the command ---------------------------------------------------------------------------
-
-
-def gate_command(tmp_path, *args: str) -> int:
-    """`python -m delivery gate --stack gate ...` run in-process on a stack file of the scenarios."""
-    (tmp_path / "Pulumi.gate.yaml").write_text(yaml.safe_dump({"config": stack_config()}, sort_keys=False))
-    return main(["gate", "--stack", "gate", "--project-dir", str(tmp_path), *args])
-
-
-def test_gate_command_prints_both_sides_and_exits_0_on_pass(prometheus_url, tmp_path, capsys):
-    assert gate_command(tmp_path, "healthy", "--prometheus", prometheus_url) == 0
-
-    out = capsys.readouterr().out
-    assert re.search(r"canary\s+ga\s", out)
-    assert re.search(r"requests/s\s+2\.00\s+18\.00\s", out)
-    assert re.search(r"error rate \(%\)\s+0\.50\s+0\.50\s", out)
-    assert re.search(r"p99 latency \(ms\)\s+49\.8\s+49\.8\s", out)
-    assert "PASS" in out
-
-
-def test_gate_command_exits_1_when_the_canary_fails(prometheus_url, tmp_path, capsys):
-    assert gate_command(tmp_path, "slow", "--prometheus", prometheus_url, "--window", "2m") == 1
-
-    out = capsys.readouterr().out
-    assert "window 2m" in out and "FAIL: canary p99" in out
+    want = expected(canary, WINDOW)
+    assert found.requests == pytest.approx(want.requests, rel=0.01)
+    assert found.errors == pytest.approx(want.errors, rel=0.01)
+    assert [le for le, _ in found.buckets] == [le for le, _ in want.buckets]
+    assert [n for _, n in found.buckets] == pytest.approx([n for _, n in want.buckets], rel=0.01)
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "scenario, verdict",
     [
-        (["flagged"], "apps.flagged has strategy 'canary'"),
-        (["nope"], "no app 'nope' in the stack"),
-        (["healthy", "--window", "5 minutes"], "--window '5 minutes' is not a Prometheus duration"),
+        ("healthy", "pass"),
+        ("failing", "fail"),
+        ("broken", "fail"),
+        ("worse", "fail"),
+        ("slow", "fail"),
+        ("sparse", "inconclusive"),
     ],
 )
-def test_gate_command_rejects_what_it_cannot_judge_with_exit_2(args, message, tmp_path, capsys):
-    assert gate_command(tmp_path, *args, "--prometheus", "http://127.0.0.1:1") == 2
-    assert message in capsys.readouterr().err
+def test_the_gate_decides_as_the_judge_does_on_the_scenarios_counts(scenario, verdict, prometheus_url):
+    canary, ga = SCENARIOS[scenario]
+
+    result = gate.evaluate(SETTINGS, scenario, prometheus_url, f"{WINDOW}s")
+
+    by_hand = judge.judge(expected(canary, WINDOW), expected(ga, WINDOW), gate.policy(SETTINGS.delivery))
+    assert result.verdict == by_hand.verdict == verdict, result.report
+    assert [t.verdict for t in result.judgement.tests] == [t.verdict for t in by_hand.tests]
+    assert result.alpha == pytest.approx(0.01 / 3)  # delivery.alpha shared by the 3 default steps
 
 
-def test_gate_command_exits_3_when_prometheus_is_unreachable(tmp_path, capsys):
-    port = servers.free_port()
+def test_a_canary_four_times_worse_is_failed_even_under_a_point_apart(prometheus_url):
+    result = gate.evaluate(SETTINGS, "worse", prometheus_url, f"{WINDOW}s")
 
-    assert gate_command(tmp_path, "healthy", "--prometheus", f"http://127.0.0.1:{port}") == 3
-    assert f"Prometheus at http://127.0.0.1:{port}: cannot reach" in capsys.readouterr().err
+    errors = result.judgement.tests[0]
+    assert (errors.metric, errors.verdict) == ("errors", "fail")
+    assert errors.canary_events == pytest.approx(72, abs=2) and errors.reference_events == pytest.approx(162, abs=2)
+    assert "errors: canary 72/12000 (0.60%) vs 162/108000 (0.15%)" in result.report
+    assert "FAIL:" in result.report
 
 
-def test_gate_raises_gate_error_when_prometheus_answers_garbage():
+def test_a_slow_canary_fails_on_its_share_of_requests_slower_than_gas_p99_bucket(prometheus_url):
+    result = gate.evaluate(SETTINGS, "slow", prometheus_url, f"{WINDOW}s")
+
+    errors, latency = result.judgement.tests
+    assert (errors.verdict, latency.verdict, latency.boundary_ms) == ("inconclusive", "fail", 250)
+    assert latency.canary_events == pytest.approx(0.2 * 12000, rel=0.01)
+
+
+@pytest.mark.parametrize("scenario", ["idle", "stopped"])
+def test_a_canary_that_is_not_serving_now_never_passes(scenario, prometheus_url):
+    result = gate.evaluate(SETTINGS, scenario, prometheus_url, f"{WINDOW}s")
+
+    assert result.verdict == "inconclusive"
+    assert result.judgement.recent.requests == 0
+    assert "received no request in the last 2m: not serving now" in result.reasons[0]
+
+
+def test_a_canary_whose_callers_get_errors_while_it_serves_nothing_fails(prometheus_url):
+    result = gate.evaluate(SETTINGS, "unreachable", prometheus_url, f"{WINDOW}s")
+
+    assert result.verdict == "fail"
+    assert "callers' sidecars report 600 5xx for it: it is not serving" in result.reasons[0]
+
+
+def test_a_canary_at_100_is_judged_against_ga_over_the_previous_step(prometheus_url):
+    now = int(time.time())
+    previous = gate.Previous(start=now - 1500, end=now - 600, commit="a" * 40)
+
+    result = gate.evaluate(SETTINGS, "whole", prometheus_url, f"{WINDOW}s", previous)
+
+    assert result.verdict == "pass", result.report
+    assert isinstance(result.reference, judge.Counts)
+    assert result.reference.requests == pytest.approx(1800 * 900, rel=0.01)
+    assert result.reference_name.startswith("whole-ga over the previous step (commit aaaaaaaaaaaa")
+
+
+def test_a_canary_at_100_without_a_previous_step_is_held_to_the_slo(prometheus_url):
+    strict = parse_stack_config(stack_config(slo={"errorRate": 0.4, "p99Ms": 500}))
+
+    assert gate.evaluate(SETTINGS, "whole", prometheus_url, f"{WINDOW}s").verdict == "pass"
+    result = gate.evaluate(strict, "whole", prometheus_url, f"{WINDOW}s")
+    assert result.verdict == "fail" and result.reference_name == "delivery.slo"
+    assert "canary error rate <= 0.4% (delivery.slo)" in result.reasons[0]
+
+
+def test_tolerances_come_from_delivery_settings(prometheus_url):
+    lenient = parse_stack_config(stack_config(errorRateTolerance=6))
+
+    result = gate.evaluate(lenient, "worse", prometheus_url, f"{WINDOW}s")
+
+    assert result.judgement.tests[0].verdict != "fail"
+    assert "max(6 x GA's, GA's + 0.1 points)" in result.reasons[0]
+
+
+def test_gate_raises_unavailable_when_prometheus_answers_garbage():
     def html(request):
         servers.reply(request, 200, b"<html>login</html>", {"Content-Type": "text/html"})
 
     with servers.http_server(html) as address:
         with pytest.raises(UnavailableError, match="not the query API's JSON"):
-            gate.evaluate(SETTINGS, "healthy", f"http://{address}")
+            gate.evaluate(SETTINGS, "healthy", f"http://{address}", "5m")

@@ -1,0 +1,378 @@
+"""The canary judge: a pure function of counts (no I/O) with a stated error guarantee.
+
+Data. For each side, counted since the release step began (Prometheus `increase(...)` over the
+step's time range from git): requests `n`, 5xx answers `x`, and the cumulative request-duration
+histogram (`le` -> requests at most that many ms). The reference side is GA during the step, or,
+for a canary at 100 (GA gets no traffic), GA during the previous step of the same release, or
+else the stack's SLO (`delivery.slo`).
+
+Model. Every request of a side is an independent Bernoulli trial: it fails (5xx) with probability
+`pc` on the canary and `pg` on GA, and is "slow" (slower than a bucket boundary `b`) with
+probability `sc` / `sg`. Requests may interleave in any order chosen by traffic.
+
+Hypotheses (errors; latency reads the same with slow shares `sc`, `sg` and `latencyTolerance`):
+
+    tolerance h(pg) = min(1, max(rho * pg, pg + floor))   rho = delivery.errorRateTolerance,
+                                                          floor = delivery.errorRateFloor / 100
+    H_ok  : pc <= h(pg)    the canary is not worse than GA beyond the tolerance
+    H_bad : pc >= h(pg)    the canary is worse than GA beyond the tolerance
+
+Statistics: e-processes, nonnegative processes with expectation at most 1 under their null at
+every stopping time; by Ville's inequality one ever reaches 1/a with probability at most a, at
+every look and however often the judge is asked. Each depends on the counts only, so a stateless
+caller (autopilot, run every few minutes) may ask at any time.
+
+- H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor, pg <= floor / (rho - 1)} (the
+  floor's part beyond A). `fail` needs evidence against both (an intersection-union test: under
+  H_ok one of them is true, so no split of alpha).
+  A: given the total of events x = xc + xg, the canary's share is Binomial(x, theta) with
+  theta <= rho nc / (rho nc + ng) under A when the counts are Poisson (rare events: exact in the
+  limit, the model of Lindon et al., "Rapid regression detection in software deployments through
+  sequential testing", KDD 2022); the statistic is the beta-binomial mixture over theta (a Beta
+  centred on A's boundary) divided by the likelihood maximised over A's thetas. GA's rate, a
+  nuisance, drops out.
+  B: both binomials, a Jeffreys Beta(1/2, 1/2) mixture on each rate divided by the likelihood
+  maximised over B ("universal inference", Wasserman, Ramdas and Balakrishnan, PNAS 2020: for every
+  (pc, pg) in B, mixture / likelihood is a test martingale, and the maximum is at least it).
+- H_bad lies in {pc >= rho pg} and in {pc >= pg + floor}: `pass` uses the mean of their two
+  e-processes (an e-process under both), computed the same way with the inequalities reversed.
+
+Verdicts, at level `alpha` (the caller passes delivery.alpha / number of judged steps, so a whole
+release stays within delivery.alpha):
+
+- `fail` when the evidence against H_ok reaches 2/alpha on errors or on latency (alpha split in
+  two): a canary within tolerance on both is failed with probability at most alpha, over all looks;
+- `pass` when the evidence against H_bad reaches 1/alpha on errors and on latency: a canary beyond
+  the tolerance on either is passed with probability at most alpha (the data had the power to see
+  a regression of the tolerance's size). A canary exactly at the tolerance is never decided;
+- `inconclusive` otherwise (too little data yet: hold).
+
+Latency boundary `b`: the largest histogram boundary with at least 1 % of the reference's requests
+slower (the lower edge of its p99 bucket); against the SLO, the smallest boundary at or above the
+SLO's p99, tested as "at most 1 % of the canary's requests slower". `b` is read from the reference's
+counts, so the latency guarantee holds for the boundary chosen; the benchmark measures it.
+
+Errors are counted as 5xx; `pc = 1` (every request fails) and `pc = 0` are handled exactly.
+
+Recency: a canary that holds weight but received no request in the recent window is not serving
+now: it never passes; it fails when callers' sidecars report 5xx for it in that window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+SLOW_SHARE = 0.01  # p99: the share of requests slower than the latency boundary
+_PRIOR = 0.5  # Jeffreys: Beta(1/2, 1/2)
+# The canary's share of events: a Beta centred on the tolerance's share worth 10 events. Any prior
+# keeps the guarantee; this one needs about one nat less evidence than Jeffreys' for 1.5x-2x
+# regressions (bench/judge.py) and more for a canary whose every request fails, which has plenty.
+_SHARE_PRIOR = 10.0
+_ITERATIONS = 60
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One side's counts since the step began."""
+
+    requests: int
+    errors: int
+    buckets: tuple[tuple[float, int], ...] = ()  # (le in ms, requests at most that slow), ascending, +Inf last
+
+    def slower_than(self, bound: float) -> int | None:
+        """Requests slower than `bound` ms; None when the histogram has no such boundary."""
+        at_most = next((count for le, count in self.buckets if le == bound), None)
+        return None if at_most is None else max(0, self.histogram_total - at_most)
+
+    @property
+    def histogram_total(self) -> int:
+        return self.buckets[-1][1] if self.buckets else 0
+
+
+@dataclass(frozen=True)
+class Slo:
+    error_rate: float  # a fraction, 0.01 = 1 %
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    alpha: float
+    error_tolerance: float  # rho
+    error_floor: float  # a fraction, 0.001 = 0.1 percentage point
+    latency_tolerance: float
+
+
+@dataclass(frozen=True)
+class Recent:
+    """The canary in the recent window: what its sidecars received, what callers saw fail."""
+
+    window: str
+    requests: int
+    caller_errors: int
+
+
+@dataclass(frozen=True)
+class Test:
+    """One metric's test: the event counts, both statistics (natural logs of e-values) and bounds."""
+
+    metric: str  # "errors" or "latency"
+    canary_events: int
+    canary_requests: int
+    reference_events: int  # against an SLO: 0
+    reference_requests: int  # against an SLO: 0
+    hypothesis: str  # H_ok in words, with the numbers
+    log_e_fail: float  # evidence that the canary is worse than the tolerance
+    log_e_pass: float  # evidence that it is not
+    fail_bound: float  # log(2 / alpha)
+    pass_bound: float  # log(1 / alpha)
+    verdict: str
+    boundary_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str
+    reasons: tuple[str, ...]
+    tests: tuple[Test, ...]
+    recent: Recent | None = None
+
+
+# --- likelihoods ---------------------------------------------------------------------------------
+
+
+def _loglik(x: float, n: float, p: float) -> float:
+    """log p^x (1-p)^(n-x) with 0 log 0 = 0."""
+    total = 0.0
+    if x > 0:
+        total += x * math.log(p) if p > 0 else -math.inf
+    if n - x > 0:
+        total += (n - x) * math.log1p(-p) if p < 1 else -math.inf
+    return total
+
+
+def _log_mixture(x: float, n: float, a: float = _PRIOR, b: float = _PRIOR) -> float:
+    """log of the beta-binomial sequence probability under Beta(a, b) (default Jeffreys')."""
+    return (
+        math.lgamma(x + a)
+        + math.lgamma(n - x + b)
+        - math.lgamma(n + a + b)
+        - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
+    )
+
+
+def _score(x: float, n: float, p: float) -> float:
+    return (x / p if x else 0.0) - ((n - x) / (1 - p) if n - x else 0.0)
+
+
+def _line_max(xc: int, nc: int, xg: int, ng: int, slope: float, shift: float, lo: float, hi: float) -> float:
+    """max over t in [lo, hi] of loglik_c(slope*t + shift) + loglik_g(t): concave, so bisect its derivative."""
+    if hi < lo:
+        return -math.inf
+
+    def value(t: float) -> float:
+        return _loglik(xc, nc, min(1.0, slope * t + shift)) + _loglik(xg, ng, t)
+
+    low, high = lo, hi
+    for _ in range(_ITERATIONS):
+        mid = (low + high) / 2
+        p = slope * mid + shift
+        if not 0 < mid < 1 or not 0 < p < 1:
+            break
+        if slope * _score(xc, nc, p) + _score(xg, ng, mid) > 0:
+            low = mid
+        else:
+            high = mid
+    return max(value((low + high) / 2), value(lo), value(hi))
+
+
+def _two_sample(xc: int, nc: int, xg: int, ng: int, rho: float, floor: float) -> tuple[float, float]:
+    """(log e against H_ok, log e against H_bad) for h(pg) = max(rho*pg, pg + floor).
+
+    H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor, pg <= floor / (rho - 1)}
+    (where the floor is the larger tolerance; above that GA rate B's points are in A): failing
+    needs evidence against both (an intersection-union test, level alpha without a split). A is
+    tested on the canary's share of all events, Binomial(x, rho nc / (rho nc + ng)) at A's boundary
+    when the counts are Poisson (Lindon et al.); B on both binomials, the likelihood maximised over
+    B (on its line or on its edge pg = floor / (rho - 1)). H_bad lies in the intersection of
+    {pc >= rho pg} and {pc >= pg + floor}: the mean of their two e-processes is one for it.
+    """
+    ratio_fail, ratio_pass = _one_sample(xc, xc + xg, rho * nc / (rho * nc + ng), _SHARE_PRIOR)
+    mixture = _log_mixture(xc, nc) + _log_mixture(xg, ng)
+    pc, pg = xc / nc, xg / ng
+    top = _loglik(xc, nc, pc) + _loglik(xg, ng, pg)
+    cross = min(1.0, floor / (rho - 1)) if rho > 1 else 1.0
+    if pc <= pg + floor and pg <= cross:
+        floor_fail = mixture - top
+    else:
+        edge = _loglik(xg, ng, cross) + _loglik(xc, nc, min(pc, cross + floor, 1.0))
+        floor_fail = mixture - max(_line_max(xc, nc, xg, ng, 1.0, floor, 0.0, min(cross, 1.0 - floor)), edge)
+    above = pc > pg + floor
+    on_line = _line_max(xc, nc, xg, ng, 1.0, floor, 0.0, 1.0 - floor) if not above else top
+    floor_pass = mixture - on_line
+    both = max(ratio_pass, floor_pass)
+    mean_pass = both + math.log((1 + math.exp(min(ratio_pass, floor_pass) - both)) / 2)
+    return min(ratio_fail, floor_fail), mean_pass
+
+
+def _one_sample(x: int, n: int, p0: float, prior: float | None = None) -> tuple[float, float]:
+    """(log e against p <= p0, log e against p >= p0) for one binomial; the mixture is Jeffreys',
+    or with `prior`, a Beta centred on p0 worth that many observations (mass near the boundary,
+    where the alternatives worth detecting are)."""
+    if n <= 0:
+        return 0.0, 0.0
+    mixture = _log_mixture(x, n) if prior is None else _log_mixture(x, n, p0 * prior, (1 - p0) * prior)
+    top = _loglik(x, n, x / n)
+    at_bound = _loglik(x, n, p0)
+    return mixture - (at_bound if x / n > p0 else top), mixture - (at_bound if x / n < p0 else top)
+
+
+# --- the judge -----------------------------------------------------------------------------------
+
+
+def evidence(log_e: float) -> str:
+    """An e-value for people: 3.2, 1.5e+04, or e^812 past what a float holds."""
+    if log_e > 700:
+        return f"e^{log_e:.0f}"
+    return f"{math.exp(log_e):.3g}"
+
+
+def _verdict(log_fail: float, log_pass: float, alpha: float) -> str:
+    if log_fail >= math.log(2 / alpha):
+        return FAIL
+    if log_pass >= math.log(1 / alpha):
+        return PASS
+    return INCONCLUSIVE
+
+
+def _rate(events: int, requests: int) -> str:
+    return f"{events}/{requests} ({100 * events / requests:.2f}%)" if requests else f"{events}/0"
+
+
+def _test(
+    metric: str,
+    c: tuple[int, int],
+    ref: tuple[int, int] | float,
+    tol: float,
+    floor: float,
+    policy: Policy,
+    what: str,
+    boundary: float | None = None,
+) -> Test:
+    (xc, nc) = c
+    if isinstance(ref, tuple):
+        xg, ng = ref
+        log_fail, log_pass = _two_sample(xc, nc, xg, ng, tol, floor)
+        hypothesis = f"canary {what} <= max({tol:g} x GA's, GA's + {100 * floor:g} points)"
+    else:
+        xg = ng = 0
+        log_fail, log_pass = _one_sample(xc, nc, ref)
+        hypothesis = f"canary {what} <= {100 * ref:g}% (delivery.slo)"
+    verdict = _verdict(log_fail, log_pass, policy.alpha)
+    return Test(
+        metric,
+        xc,
+        nc,
+        xg,
+        ng,
+        hypothesis,
+        log_fail,
+        log_pass,
+        math.log(2 / policy.alpha),
+        math.log(1 / policy.alpha),
+        verdict,
+        boundary,
+    )
+
+
+def describe(test: Test) -> str:
+    """One line with the counts, the statistic and the bound."""
+    sides = f"canary {_rate(test.canary_events, test.canary_requests)}"
+    if test.reference_requests:
+        sides += f" vs {_rate(test.reference_events, test.reference_requests)}"
+    what = {FAIL: "fails", PASS: "passes", INCONCLUSIVE: "is undecided"}[test.verdict]
+    return (
+        f"{test.metric}: {sides}; H_ok: {test.hypothesis}; evidence against it {evidence(test.log_e_fail)} "
+        f"(fail at {evidence(test.fail_bound)}), for it {evidence(test.log_e_pass)} "
+        f"(pass at {evidence(test.pass_bound)}): {what}"
+    )
+
+
+def latency_boundary(reference: Counts | Slo) -> float | None:
+    """The `le` the latency test counts "slow" requests above (module docstring)."""
+    if isinstance(reference, Slo):
+        return reference.p99_ms
+    finite = [(le, count) for le, count in reference.buckets if math.isfinite(le)]
+    total = reference.histogram_total
+    if not finite or total <= 0:
+        return None
+    slow_enough = [le for le, count in finite if total - count >= SLOW_SHARE * total]
+    return slow_enough[-1] if slow_enough else finite[0][0]
+
+
+def _slo_boundary(canary: Counts, p99_ms: float) -> float | None:
+    return next((le for le, _ in canary.buckets if math.isfinite(le) and le >= p99_ms), None)
+
+
+def judge(canary: Counts, reference: Counts | Slo, policy: Policy, recent: Recent | None = None) -> Judgement:
+    """The verdict on `canary` against `reference` (GA's counts, or the SLO) at level `policy.alpha`."""
+    reasons: list[str] = []
+    tests: list[Test] = []
+    blocked = False  # something other than the tests keeps the canary from passing
+    if recent is not None and recent.requests == 0:
+        if recent.caller_errors > 0:
+            return Judgement(
+                FAIL,
+                (
+                    f"the canary received no request in the last {recent.window} while callers' sidecars report "
+                    f"{recent.caller_errors} 5xx for it: it is not serving",
+                ),
+                (),
+                recent,
+            )
+        blocked = True
+        reasons.append(f"the canary holds weight but received no request in the last {recent.window}: not serving now")
+    is_slo = isinstance(reference, Slo)
+    if canary.requests <= 0:
+        reasons.append("no request reached the canary since the step began: nothing to judge")
+    elif not is_slo and reference.requests <= 0:  # type: ignore[union-attr]
+        reasons.append("no request reached the reference (GA) side: nothing to compare with")
+    else:
+        errors_ref: tuple[int, int] | float = (
+            reference.error_rate if isinstance(reference, Slo) else (reference.errors, reference.requests)
+        )
+        tests.append(
+            _test(
+                "errors",
+                (canary.errors, canary.requests),
+                errors_ref,
+                policy.error_tolerance,
+                policy.error_floor,
+                policy,
+                "error rate",
+            )
+        )
+        bound = _slo_boundary(canary, reference.p99_ms) if isinstance(reference, Slo) else latency_boundary(reference)
+        slow = None if bound is None else canary.slower_than(bound)
+        ref_slow = None if bound is None or isinstance(reference, Slo) else reference.slower_than(bound)
+        if bound is None or slow is None or canary.histogram_total <= 0:
+            reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
+            blocked = True
+        elif isinstance(reference, Slo):
+            what = f"share slower than {bound:g} ms"
+            tests.append(_test("latency", (slow, canary.histogram_total), SLOW_SHARE, 1.0, 0.0, policy, what, bound))
+        elif ref_slow is not None:
+            ref = (ref_slow, reference.histogram_total)
+            what = f"share slower than {bound:g} ms"
+            tol, floor = policy.latency_tolerance, policy.error_floor
+            tests.append(_test("latency", (slow, canary.histogram_total), ref, tol, floor, policy, what, bound))
+    reasons.extend(describe(t) for t in tests)
+    if any(t.verdict == FAIL for t in tests):
+        verdict = FAIL
+    elif tests and len(tests) == 2 and not blocked and all(t.verdict == PASS for t in tests):
+        verdict = PASS
+    else:
+        verdict = INCONCLUSIVE
+    return Judgement(verdict, tuple(reasons), tuple(tests), recent)
