@@ -126,9 +126,9 @@ def test_every_injected_pod_template_carries_the_istio_version(dev_plan):
     injected = _injected_namespaces(dev_plan)
     workloads = _pod_annotations(dev_plan)
     assert injected and len([w for w, (ns, _) in workloads.items() if ns in injected]) >= 4
-    for where, (namespace, annotations) in workloads.items():
+    for where, (namespace, pod_annotations) in workloads.items():
         assert namespace in injected, where  # the program's own workloads all run in the mesh
-        assert annotations[ISTIO_VERSION_ANNOTATION] == "1.30.3", where
+        assert pod_annotations[ISTIO_VERSION_ANNOTATION] == "1.30.3", where
     # Helm releases in an injected namespace (Flagger's load testers) too; the rest do not.
     for r in dev_plan.of_type(RELEASE):
         pod_annotations = (r["inputs"].get("values") or {}).get("podAnnotations") or {}
