@@ -188,7 +188,7 @@ def _parse_app(name: Any, raw: Any, problems: list[tuple[str, str]]) -> App | No
         problems.append((path, "must be a mapping"))
         return None
     strategy = raw.get("strategy")
-    if strategy not in STRATEGIES:
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:  # a YAML list or map is unhashable
         problems.append((f"{path}.strategy", f"got {shown(path, strategy)}; allowed: {' | '.join(STRATEGIES)}"))
         return None
     return _validate(STRATEGIES[strategy], raw, path, problems)

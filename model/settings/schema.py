@@ -22,6 +22,7 @@ from model.settings.fields import (
     Cidr,
     DnsLabel,
     Duration,
+    FlaggerInterval,
     GkeClusterName,
     HeaderName,
     Host,
@@ -221,14 +222,14 @@ class WeightedApp(_AppModel):
 
 
 class CanaryAnalysis(StrictModel):
-    interval: Duration = "1m"
+    interval: FlaggerInterval = "1m"
     threshold: int = Field(5, ge=1, le=100)
     max_weight: int = Field(50, ge=1, le=100)
     step_weight: int = Field(10, ge=1, le=100)
 
 
 class ABAnalysis(StrictModel):
-    interval: Duration = "1m"
+    interval: FlaggerInterval = "1m"
     threshold: int = Field(5, ge=1, le=100)
     iterations: int = Field(10, ge=1, le=1000)
 
