@@ -18,11 +18,12 @@ from components.mesh import GATEWAY_NAMESPACE, Mesh
 from components.pods import injected_pod_annotations
 from model import promql
 from model.settings import Platform, Settings
+from model.settings.schema import LOADTESTER_NAME
 
 NAMESPACE = GATEWAY_NAMESPACE
 SLACK_SECRET = "flagger-slack"
 
-LOADTESTER = "flagger-loadtester"
+LOADTESTER = LOADTESTER_NAME  # the settings refuse an app whose names collide with it
 LOADTESTER_PORT = 80
 # The chart's container listens here; the Service maps LOADTESTER_PORT to it.
 LOADTESTER_CONTAINER_PORT = 8080

@@ -20,6 +20,8 @@ from model.settings.fields import DNS_1035_LABEL, PROJECT_ID, REGION, ZONE, Prob
 from model.settings.schema import (
     HA_KEYS,
     HA_MIN_REPLICAS,
+    LOADTESTER_APP_LABEL,
+    LOADTESTER_NAME,
     SECTIONS,
     STRATEGIES,
     TOP_LEVEL_KEYS,
@@ -264,7 +266,18 @@ def _size_control_plane(cluster: Cluster, platform: Platform, problems: list) ->
 def _check_across_apps(apps: Mapping[str, App], problems: list) -> None:
     seen_names: dict[tuple[str, str], str] = {}
     seen_hosts: dict[str, str] = {}
+    loadtester_namespaces = {app.namespace for app in apps.values() if app.strategy in ("canary", "ab")}
     for name, app in apps.items():
+        if app.namespace in loadtester_namespaces and (
+            LOADTESTER_NAME in owned_names(name, app) or name == LOADTESTER_APP_LABEL
+        ):
+            problems.append(
+                (
+                    f"apps.{name}",
+                    f"collides with the Flagger load tester installed in namespace {app.namespace!r} (objects "
+                    f"named {LOADTESTER_NAME!r}, pods labelled app={LOADTESTER_APP_LABEL}): rename the app",
+                )
+            )
         for obj in sorted(owned_names(name, app)):
             other = seen_names.setdefault((app.namespace, obj), name)
             if other != name:

@@ -356,6 +356,14 @@ SECTIONS: dict[str, type[StrictModel]] = {
 TOP_LEVEL_KEYS = (*SECTIONS, "apps", "slackWebhookUrl")
 
 
+# What the Flagger load tester chart derives in each namespace hosting a canary or A/B app:
+# components/flagger.py sets `fullnameOverride` to LOADTESTER_NAME, which names its Deployment,
+# Service, PDB and RBAC objects; its pods carry `app: <chart name>` and its Service selects them
+# by it (loadtester/_helpers.tpl "loadtester.name", templates/service.yaml).
+LOADTESTER_NAME = "flagger-loadtester"
+LOADTESTER_APP_LABEL = "loadtester"
+
+
 def owned_names(name: str, app: App) -> set[str]:
     """Object names an app occupies in its namespace (ours, or Flagger's for canary/ab)."""
     if isinstance(app, WeightedApp):

@@ -113,3 +113,26 @@ def test_bake_time_fits_a_go_time_duration_too(dev_config):
     config[f"{PREFIX}delivery"]["bakeTime"] = "2562048h"
     with pytest.raises(ConfigError, match="delivery.bakeTime: '2562048h' is longer than a Go time.Duration"):
         parse_stack_config(config)
+
+
+# --- names a chart derives ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["flagger-loadtester", "loadtester"])
+@pytest.mark.parametrize("strategy", ["weighted", "canary"])
+def test_an_app_cannot_take_the_names_of_the_load_tester_in_its_namespace(dev_config, name, strategy):
+    # backend (canary) and frontend (ab) live in `prod`, so the program installs a load tester there.
+    config = copy.deepcopy(dev_config)
+    apps = config[f"{PREFIX}apps"]
+    app = copy.deepcopy(apps["podinfo" if strategy == "weighted" else "backend"])
+    app.update(namespace="prod", hosts=["other.example.com"])
+    apps[name] = app
+    with pytest.raises(ConfigError) as raised:
+        parse_stack_config(config)
+    assert [p for p, m in raised.value.problems if "Flagger load tester" in m] == [f"apps.{name}"]
+    app["namespace"] = "elsewhere"
+    if strategy == "weighted":  # with no Flagger app beside it, the name is free
+        parse_stack_config(config)
+    else:  # a Flagger app brings a load tester into its own namespace too
+        with pytest.raises(ConfigError, match=f"apps.{name}: collides with the Flagger load tester"):
+            parse_stack_config(config)
