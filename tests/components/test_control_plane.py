@@ -12,7 +12,7 @@ from components.helm import RELEASE_MAX_HISTORY
 from components.pods import ISTIO_VERSION_ANNOTATION
 from delivery.plan import verify
 from model.settings import ConfigError, parse_stack_config
-from tests.components.support.platform import RELEASE, release
+from tests.components.support.platform import RELEASE, release, waits_for
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 
@@ -145,6 +145,11 @@ def test_an_istio_upgrade_changes_every_injected_pod_template_and_nothing_else(d
     for where in before:
         assert after[where][1][ISTIO_VERSION_ANNOTATION] == "1.30.4", where
         assert {**before[where][1], ISTIO_VERSION_ANNOTATION: "1.30.4"} == after[where][1], where
+    # Each of them waits for istiod, so `pulumi up` restarts it only once the new istiod serves.
+    istiod = release(upgraded, "istiod")["urn"]
+    for r in upgraded.resources:
+        if f"{r['type'].rsplit(':', 1)[-1]}/{r['name']}" in after:
+            assert istiod in waits_for(upgraded, r["urn"]), r["urn"]
     monitoring = [r["name"] for r in upgraded.of_type(RELEASE) if r["inputs"]["namespace"] == "monitoring"]
     assert monitoring
     for name in monitoring:  # Prometheus and Grafana run outside the mesh: no restart for them
