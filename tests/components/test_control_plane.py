@@ -154,3 +154,19 @@ def test_an_istio_upgrade_changes_every_injected_pod_template_and_nothing_else(d
     assert monitoring
     for name in monitoring:  # Prometheus and Grafana run outside the mesh: no restart for them
         assert release(upgraded, name)["inputs"]["values"] == release(dev_plan, name)["inputs"]["values"], name
+
+
+def test_uninstalling_istio_base_or_flagger_keeps_their_crds(dev_plan):
+    # What the README's "stuck release" procedure tells a user about `helm uninstall`.
+    report = verify.Report()
+    items = verify.render_all(list(dev_plan.resources), report)
+    crds = {
+        item.release.name: of_kind(item.objects, "CustomResourceDefinition")
+        for item in items
+        if item.release.name in ("istio-base", "flagger")
+    }
+    assert len(crds["istio-base"]) >= 10 and len(crds["flagger"]) >= 3
+    for release_name, found in crds.items():
+        for crd in found:
+            annotations = crd["metadata"].get("annotations") or {}
+            assert annotations.get("helm.sh/resource-policy") == "keep", (release_name, crd["metadata"]["name"])
