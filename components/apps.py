@@ -31,6 +31,7 @@ from components.pods import (
     _gateway_url,
     _pod_spec,
     _restricted,
+    injected_pod_annotations,
     service_host,
     version_label,
 )
@@ -57,7 +58,7 @@ class WeightedRelease(pulumi.ComponentResource):
 
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         for track, side in app.sides().items():
-            self.deployments[track] = self._side(name, app, track, side, ns, child)
+            self.deployments[track] = self._side(name, app, track, side, ns, child, mesh.istio_version)
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-{track}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-{track}", namespace=ns),
@@ -122,7 +123,7 @@ class WeightedRelease(pulumi.ComponentResource):
                 depends_on=[mesh.base, *self.deployments.values()],
             ),
         )
-        self.load_generator = self._load_generator(name, app, ns, child)
+        self.load_generator = self._load_generator(name, app, ns, child, mesh.istio_version)
 
         self.exports = {
             "strategy": app.strategy,
@@ -135,7 +136,13 @@ class WeightedRelease(pulumi.ComponentResource):
 
     @staticmethod
     def _side(
-        name: str, app: WeightedApp, track: str, side: Side, ns: pulumi.Input[str], child: pulumi.ResourceOptions
+        name: str,
+        app: WeightedApp,
+        track: str,
+        side: Side,
+        ns: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+        istio_version: str,
     ) -> k8s.apps.v1.Deployment:
         # The selector leaves `version` out: a selector is immutable, and a tag bump must update
         # the Deployment in place, not replace it.
@@ -152,14 +159,14 @@ class WeightedRelease(pulumi.ComponentResource):
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
                 ),
-                template=_app_pod(labels, _container("podinfod", app.image, side.tag)),
+                template=_app_pod(labels, _container("podinfod", app.image, side.tag), istio_version),
             ),
             opts=child,
         )
 
     @staticmethod
     def _load_generator(
-        name: str, app: WeightedApp, ns: pulumi.Input[str], child: pulumi.ResourceOptions
+        name: str, app: WeightedApp, ns: pulumi.Input[str], child: pulumi.ResourceOptions, istio_version: str
     ) -> k8s.apps.v1.Deployment:
         # hey's -q is per worker: split the configured total rate across the workers.
         per_worker = f"{app.loadtest.qps / app.loadtest.concurrency:.3f}".rstrip("0").rstrip(".")
@@ -175,7 +182,9 @@ class WeightedRelease(pulumi.ComponentResource):
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels, annotations=injected_pod_annotations(istio_version)
+                    ),
                     spec=_pod_spec(
                         [
                             k8s.core.v1.ContainerArgs(

@@ -6,6 +6,7 @@ uses, and `kubeconfig` is a Pulumi secret.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,29 @@ GCP_APIS = (COMPUTE_API, CONTAINER_API, IAM_API, RESOURCE_MANAGER_API)
 # GKE places a regional cluster's nodes in three zones of its region unless told otherwise
 # (GKE docs, "Regional clusters"); a node pool's initial_node_count is per zone.
 REGIONAL_ZONES = 3
+
+
+# A service account id: 6-30 characters, `[a-z]([-a-z0-9]*[a-z0-9])` (IAM API,
+# projects.serviceAccounts.create, `accountId`), unique in its project.
+SERVICE_ACCOUNT_ID_MAX = 30
+_NODE_SA_SUFFIX = "-nodes"
+_HASH_LEN = 8
+
+
+def node_service_account_id(cluster_name: str) -> str:
+    """The node service account's id, valid and distinct for every cluster name the settings accept.
+
+    `<name>-nodes` cut at 30 characters, as before, while the cut ends in a letter or digit (names of
+    up to 28 characters: the ids of running clusters stay as they are, since a new id replaces the
+    account and with it the node pool). A longer name would end the cut in `-` (invalid) or share it
+    with another name of the same first 30 characters: its first 21 characters then carry a short
+    hash of the whole name instead. The two forms cannot meet: a hashed id ends in `-` and 8 hex
+    digits, and no cut of `-nodes` leaves 8 hex digits after a `-`."""
+    whole = f"{cluster_name}{_NODE_SA_SUFFIX}"
+    if len(cluster_name) <= SERVICE_ACCOUNT_ID_MAX - 2:
+        return whole[:SERVICE_ACCOUNT_ID_MAX]
+    digest = hashlib.sha256(cluster_name.encode()).hexdigest()[:_HASH_LEN]
+    return f"{cluster_name[: SERVICE_ACCOUNT_ID_MAX - _HASH_LEN - 1].rstrip('-')}-{digest}"
 
 
 def _gke_kubeconfig(name: str, dns_endpoint: str) -> str:
@@ -119,6 +143,11 @@ class GkeCluster(pulumi.ComponentResource):
             for api in GCP_APIS
         }
 
+        # The network, subnet, router, NAT and firewall take Pulumi's auto-names: `<resource name>-`
+        # and 7 random hex digits (pulumi-gcp's tfbridge AutoName, at most 63 characters), valid
+        # RFC 1035 names whatever the cluster is called, and distinct between the stacks of one
+        # project. Naming them after the cluster instead would replace the live network of every
+        # existing stack (a new name is a new network), and the cluster with it.
         network = gcp.compute.Network(
             f"{name}-network",
             project=project.project,
@@ -145,7 +174,7 @@ class GkeCluster(pulumi.ComponentResource):
         node_sa = gcp.serviceaccount.Account(
             f"{name}-nodes",
             project=project.project,
-            account_id=f"{cfg.name}-nodes"[:30],
+            account_id=node_service_account_id(cfg.name),
             display_name=f"GKE nodes of {cfg.name}",
             # Service accounts are IAM API objects.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[apis[IAM_API]]),

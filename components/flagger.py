@@ -15,13 +15,15 @@ import pulumi_kubernetes as k8s
 
 from components import helm
 from components.mesh import GATEWAY_NAMESPACE, Mesh
+from components.pods import injected_pod_annotations
 from model import promql
 from model.settings import Platform, Settings
+from model.settings.schema import LOADTESTER_NAME
 
 NAMESPACE = GATEWAY_NAMESPACE
 SLACK_SECRET = "flagger-slack"
 
-LOADTESTER = "flagger-loadtester"
+LOADTESTER = LOADTESTER_NAME  # the settings refuse an app whose names collide with it
 LOADTESTER_PORT = 80
 # The chart's container listens here; the Service maps LOADTESTER_PORT to it.
 LOADTESTER_CONTAINER_PORT = 8080
@@ -139,6 +141,8 @@ class Flagger(pulumi.ComponentResource):
                 "fullnameOverride": LOADTESTER,  # the Service name in loadtester_url()
                 "service": {"port": LOADTESTER_PORT},
                 "podLabels": dict(LOADTESTER_POD_LABELS),
+                # Merged into the chart's own pod annotations: its pods run the Istio proxy too.
+                "podAnnotations": injected_pod_annotations(platform.istio_version),
                 "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
             },
             # Its pods need a sidecar to call mTLS-only apps: istiod's injector must be up.

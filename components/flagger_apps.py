@@ -66,7 +66,9 @@ class ProgressiveCanary(pulumi.ComponentResource):
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=_app_pod(
-                    {**labels, "version": version_label(app.tag)}, _container("podinfod", app.image, app.tag)
+                    {**labels, "version": version_label(app.tag)},
+                    _container("podinfod", app.image, app.tag),
+                    mesh.istio_version,
                 ),
             ),
             opts=child,

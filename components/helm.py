@@ -15,6 +15,10 @@ from model.settings import Platform
 # and the gateway's Service for a cloud load balancer; a release that times out is left
 # `failed` and has to be repaired by hand. One value for every release.
 RELEASE_TIMEOUT_SECONDS = 600
+# Revisions Helm keeps per release (one Secret each). Unset, the provider keeps every revision
+# forever; 10 is the Helm CLI's own default (`helm upgrade --history-max`, "default 10"), enough
+# to `helm rollback` past a few bad upgrades.
+RELEASE_MAX_HISTORY = 10
 
 
 def release(
@@ -44,6 +48,7 @@ def release(
         namespace=namespace,
         values=values,
         timeout=RELEASE_TIMEOUT_SECONDS,
+        max_history=RELEASE_MAX_HISTORY,
         skip_crds=skip_crds or None,
         opts=opts,
     )

@@ -44,6 +44,45 @@ def _gateway_service(platform: Platform) -> dict:
     }
 
 
+ISTIOD_POD_LABELS = {"app": "istiod"}  # istiod/templates/deployment.yaml
+
+
+def _spread(pod_labels: dict[str, str]) -> list[dict]:
+    """Replicas on different zones (a regional GKE cluster has three) and different nodes.
+    `ScheduleAnyway`: a preference, so a zonal cluster, or nodes without a zone label, still
+    schedule every replica (Kubernetes "Pod Topology Spread Constraints")."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(pod_labels)},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+def _istiod_size(platform: Platform) -> dict:
+    # The chart autoscales istiod (autoscaleEnabled) between these bounds; with more than one
+    # replica it renders a PodDisruptionBudget of `pdb.minAvailable` (istiod/templates/
+    # poddisruptionbudget.yaml), so a node drain never takes the injector down entirely.
+    size: dict = {"autoscaleMin": platform.istiod_replicas, "autoscaleMax": platform.istiod_max_replicas}
+    if platform.istiod_replicas > 1:
+        size |= {"pdb": {"minAvailable": 1}, "topologySpreadConstraints": _spread(ISTIOD_POD_LABELS)}
+    return size
+
+
+def _gateway_size(platform: Platform) -> dict:
+    # The gateway chart renders no PodDisruptionBudget unless `podDisruptionBudget` is set, and
+    # only with more than one replica (gateway/templates/poddisruptionbudget.yaml).
+    size: dict = {
+        "autoscaling": {"minReplicas": platform.gateway_replicas, "maxReplicas": platform.gateway_max_replicas}
+    }
+    if platform.gateway_replicas > 1:
+        size |= {"podDisruptionBudget": {"minAvailable": 1}, "topologySpreadConstraints": _spread(GATEWAY_POD_LABELS)}
+    return size
+
+
 def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.Output[str]:
     if service_type == "LoadBalancer":
 
@@ -62,6 +101,8 @@ class Mesh(pulumi.ComponentResource):
     def __init__(self, name: str, platform: Platform, opts: pulumi.ResourceOptions | None = None):
         super().__init__("istio-canary:mesh:Mesh", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The proxy version injected pods run (components/pods.py, injected_pod_annotations).
+        self.istio_version = platform.istio_version
 
         # No `istio-injection` label: `disabled` would also keep the injector off the gateway's
         # pods, which opt in by pod label (istio/istio#54841).
@@ -94,6 +135,7 @@ class Mesh(pulumi.ComponentResource):
                 "meshConfig": {"enablePrometheusMerge": True},
                 "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}},
                 "global": {"proxy": {"resources": {"requests": PROXY_REQUESTS}}},
+                **_istiod_size(platform),
             },
         )
         # `image: auto`: the proxy image is injected by istiod's webhook; without it the pods
@@ -106,6 +148,7 @@ class Mesh(pulumi.ComponentResource):
                 "labels": dict(GATEWAY_POD_LABELS),
                 "service": _gateway_service(platform),
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+                **_gateway_size(platform),
             },
         )
 

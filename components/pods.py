@@ -23,6 +23,7 @@ LOADTEST_IMAGE = "ghcr.io/fluxcd/flagger-loadtester:0.38.0"
 LOADTEST_RUN = "1m"
 
 ISTIO_API = "networking.istio.io/v1"
+ISTIO_VERSION_ANNOTATION = "istio-canary/istio-version"
 FLAGGER_API = "flagger.app/v1beta1"
 HPA_MIN, HPA_MAX, HPA_CPU_PERCENT = 2, 4, 80
 # Flagger's checks, by the platform's MetricTemplates. The query window is 1m whatever the
@@ -104,9 +105,19 @@ def _pod_spec(containers: list, volumes: list | None = None) -> k8s.core.v1.PodS
     )
 
 
-def _app_pod(labels: Mapping[str, str], container: k8s.core.v1.ContainerArgs) -> k8s.core.v1.PodTemplateSpecArgs:
+def injected_pod_annotations(istio_version: str) -> dict[str, str]:
+    """What every injected pod template carries: the Istio version whose proxy it runs. Istio injects
+    the sidecar when a pod is created, so an istiod upgrade leaves running pods on the old proxy until
+    they restart (istio.io "Upgrade with Helm": restart the workloads); a version in the template
+    makes every Istio upgrade roll the injected workloads after istiod, and shows it in the PR's diff."""
+    return {ISTIO_VERSION_ANNOTATION: istio_version}
+
+
+def _app_pod(
+    labels: Mapping[str, str], container: k8s.core.v1.ContainerArgs, istio_version: str
+) -> k8s.core.v1.PodTemplateSpecArgs:
     return k8s.core.v1.PodTemplateSpecArgs(
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels), annotations=injected_pod_annotations(istio_version)),
         spec=_pod_spec(
             [container], [k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())]
         ),

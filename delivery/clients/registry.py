@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from email.message import Message
@@ -60,13 +61,19 @@ class RegistryClient:
     """Anonymous read access to OCI registries.
 
     `insecure` names the registries (`host:port`, as written in the image) spoken to over plain
-    http: a local test registry, never a public one. `timeout` bounds every connect and read.
+    http: a local test registry, never a public one. `timeout` bounds each request; a listing of
+    many pages is bounded as a whole too: at most `max_pages` pages, `max_total_bytes` bytes and
+    `total_timeout` seconds for one repository (a registry that pages forever, slowly or in large
+    pages, ends in exit 3 instead of running a job to its own timeout).
     """
 
     insecure: frozenset[str] = frozenset()
     timeout: float = 10.0
     page_size: int | None = 100
     max_pages: int = 1000
+    # Docker Hub's largest official repositories list some 10^4 tags (about a megabyte of JSON).
+    max_total_bytes: int = 32 * 1024 * 1024
+    total_timeout: float = 120.0
     _tokens: dict[tuple[str, str, str], str] = field(default_factory=dict, repr=False)
 
     def base_url(self, registry: str) -> str:
@@ -81,15 +88,16 @@ class RegistryClient:
         tags: list[str] = []
         seen: set[str] = set()
         token: str | None = None
+        budget = _Budget(self._where(ref), time.monotonic() + self.total_timeout, self.max_total_bytes)
         for _ in range(self.max_pages):
             if url in seen:
                 raise UnavailableError(f"{self._where(ref)}: its Link header loops back to {http.redact(url)}")
             seen.add(url)
-            status, headers, body = self._get(ref, url, token)
+            status, headers, body = self._get(ref, url, token, budget)
             if status == 401:
                 # A token that stopped working (expired between pages) is fetched anew, once.
-                token = self._token(ref, headers.get("WWW-Authenticate", ""), reuse=token is None)
-                status, headers, body = self._get(ref, url, token)
+                token = self._token(ref, headers.get("WWW-Authenticate", ""), budget, reuse=token is None)
+                status, headers, body = self._get(ref, url, token, budget)
                 if status == 401:
                     raise UnavailableError(
                         f"{self._where(ref)}: refused the anonymous token (HTTP 401): "
@@ -113,14 +121,19 @@ class RegistryClient:
     def _where(self, ref: Reference) -> str:
         return f"registry {ref.registry}, repository {ref.name}"
 
-    def _get(self, ref: Reference, url: str, token: str | None) -> tuple[int, Message, bytes]:
+    def _get(self, ref: Reference, url: str, token: str | None, budget: _Budget) -> tuple[int, Message, bytes]:
         headers = {"Accept": _MEDIA_TYPES}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        answer = http.get(url, where=self._where(ref), timeout=self.timeout, headers=headers)
+        try:
+            answer = http.get(url, where=self._where(ref), timeout=budget.next_timeout(self.timeout), headers=headers)
+        except UnavailableError:
+            budget.check_spent()  # a request cut by the listing's budget says so, not "too slow"
+            raise
+        budget.spend(len(answer.body))
         return answer.status, answer.headers, answer.body
 
-    def _token(self, ref: Reference, challenge: str, reuse: bool = True) -> str:
+    def _token(self, ref: Reference, challenge: str, budget: _Budget, reuse: bool = True) -> str:
         scheme, _, params_text = challenge.strip().partition(" ")
         if scheme.lower() != "bearer":
             shown = challenge or "no WWW-Authenticate header"
@@ -141,7 +154,7 @@ class RegistryClient:
             return self._tokens[key]
         query = urllib.parse.urlencode({k: v for k, v in (("service", service), ("scope", scope)) if v})
         url = f"{realm}{'&' if '?' in realm else '?'}{query}"
-        status, _, body = self._get(ref, url, None)
+        status, _, body = self._get(ref, url, None, budget)
         if status != 200:
             raise UnavailableError(f"{self._where(ref)}: token realm {http.redact(realm)} answered HTTP {status}")
         try:
@@ -189,6 +202,31 @@ class RegistryClient:
         match = _LINK_NEXT.search(link)
         # The Link target is usually relative ("/v2/<name>/tags/list?n=2&last=b").
         return urllib.parse.urljoin(current, match.group(1)) if match else None
+
+
+@dataclass
+class _Budget:
+    """What one repository's listing may still spend, over all its pages and token requests."""
+
+    where: str
+    deadline: float
+    bytes_left: int
+
+    def next_timeout(self, timeout: float) -> float:
+        """The next request's timeout: the time left, capped by the per-request timeout. (Its body
+        stays capped by http.MAX_BODY: a listing reads at most its budget plus one answer.)"""
+        self.check_spent()
+        return min(timeout, self.deadline - time.monotonic())
+
+    def spend(self, size: int) -> None:
+        self.bytes_left -= size
+        self.check_spent()
+
+    def check_spent(self) -> None:
+        if self.bytes_left <= 0:
+            raise UnavailableError(f"{self.where}: the tag pages add up to more than the listing's byte budget")
+        if time.monotonic() >= self.deadline:
+            raise UnavailableError(f"{self.where}: listing the tags took longer than the listing's time budget")
 
 
 def _registry_errors(body: bytes) -> str:

@@ -70,6 +70,28 @@ def add_out_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_policy_config(parser: argparse.ArgumentParser) -> None:
+    """`--policy-config FILE`: what `pulumi preview/up --policy-pack-config FILE` reads."""
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a policy pack config file in Pulumi's JSON format (what `pulumi up --policy-pack-config` reads), "
+        'e.g. {"gke-deletion-protection": "advisory"}: sets the enforcement level of the policies it names',
+    )
+
+
+def policy_levels(path: Path | None) -> dict:
+    """The enforcement levels a `--policy-config` file sets (none without one); exit 2 on a bad file."""
+    if path is None:
+        return {}
+    from delivery.plan import policy_config  # loads pulumi_policy: not for `--help`
+    from policies.rules import POLICIES
+
+    return policy_config.load(path, [p.name for p in POLICIES])
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",

@@ -1,7 +1,8 @@
 """Check a recorded plan.json against the policy pack, as `pulumi preview --policy-pack policies` would.
 
 Exit codes: 0 no mandatory violation (advisory ones are printed), 1 a mandatory violation,
-2 the plan file is missing or is not a plan.json.
+2 the plan file is missing or is not a plan.json, or the `--policy-config` file is not a policy
+pack config of this pack.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="a plan.json written by `istio-canary preview` (default: <project>/build/preview/<stack>/plan.json)",
     )
+    common.add_policy_config(parser)
 
 
 def _no_constant(name: str) -> None:
@@ -33,6 +35,7 @@ def _no_constant(name: str) -> None:
 def run(args: argparse.Namespace) -> ExitStatus:
     from delivery.plan import policy_runner  # loads pulumi_policy: not for `--help`
 
+    levels = common.policy_levels(args.policy_config)
     if args.plan is None:
         args.plan = Path(args.project_dir) / "build" / "preview" / args.stack / "plan.json"
     try:
@@ -53,10 +56,10 @@ def run(args: argparse.Namespace) -> ExitStatus:
     if problem:
         raise UsageError(f"--plan: {args.plan}: {problem}")
     try:
-        violations = policy_runner.evaluate(plan)
+        violations = policy_runner.evaluate(plan, levels=levels)
     except UsageError as exc:
         raise UsageError(f"--plan: {args.plan}: {exc}") from None
     print_violations(violations)
     mandatory = sum(v["level"] == "mandatory" for v in violations)
-    print(f"{policy_runner.summary(violations)}, over {len(plan['resources'])} resources")
+    print(f"{policy_runner.summary(violations, levels=levels)}, over {len(plan['resources'])} resources")
     return ExitStatus.FAILED if mandatory else ExitStatus.OK

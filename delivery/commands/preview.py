@@ -1,7 +1,11 @@
 """Offline preview: run the real program under mocks, print the resource tree like `pulumi
 preview`, run the policy pack, and write `build/preview/<stack>/plan.json` and `manifests/`.
 
-Exit codes: 0 ok, 1 a mandatory policy violation, 2 invalid config (no resource registered).
+`--policy-config FILE` sets policies' enforcement levels as `pulumi preview --policy-pack-config
+FILE` does (a teardown's `{"gke-deletion-protection": "advisory"}`).
+
+Exit codes: 0 ok, 1 a mandatory policy violation, 2 invalid config or policy config (no resource
+registered).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_stack_arguments(parser)
     common.add_stack_dir(parser)
     common.add_out_dir(parser)
+    common.add_policy_config(parser)
     parser.add_argument("--quiet", action="store_true", help="do not print the resource tree")
 
 
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
     from delivery.plan.manifests import write_outputs
 
     project_dir = Path(args.project_dir)
+    levels = common.policy_levels(args.policy_config)  # a bad file stops before the program runs
     try:
         with progress.step(f"preview {args.stack}: run the program offline, under mocks") as step:
             plan = engine.render(args.stack, project_dir=project_dir, stack_dir=args.stack_dir)
@@ -74,8 +80,8 @@ def run(args: argparse.Namespace) -> ExitStatus:
     except ConfigError as exc:
         raise UsageError(f"Pulumi.{args.stack}.yaml: {exc}") from None
 
-    plan.violations = policy_runner.evaluate(plan.to_json())
-    policies = policy_runner.summary(plan.violations)
+    plan.violations = policy_runner.evaluate(plan.to_json(), levels=levels)
+    policies = policy_runner.summary(plan.violations, levels=levels)
     out_dir = args.out or project_dir / "build" / "preview" / args.stack
     write_outputs(plan, out_dir)
 

@@ -47,10 +47,19 @@ def policy_props(inputs: Any) -> Any:
     return sdk.policy_props(_as_engine_sends(inputs if isinstance(inputs, dict) else {}))
 
 
-def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
+def level_of(policy: Any, levels: dict[str, EnforcementLevel] | None = None) -> EnforcementLevel:
+    """The level `policy` runs at: a policy config file's (`levels`, delivery/plan/policy_config.py),
+    else its own, else the pack's default."""
+    from policies.rules import DEFAULT_ENFORCEMENT_LEVEL
+
+    return (levels or {}).get(policy.name) or policy.enforcement_level or DEFAULT_ENFORCEMENT_LEVEL
+
+
+def evaluate(plan: dict, policies: list | None = None, levels: dict[str, EnforcementLevel] | None = None) -> list[dict]:
     """Violations of `policies` (default: the pack) in `plan`, as plan.json records them:
-    `{"policy", "level", "urn", "message"}`, in pack order, then plan order."""
-    from policies.rules import DEFAULT_ENFORCEMENT_LEVEL, POLICIES
+    `{"policy", "level", "urn", "message"}`, in pack order, then plan order. `levels` overrides the
+    enforcement level of the policies it names, as a `--policy-pack-config` file does."""
+    from policies.rules import POLICIES
 
     if policies is None:
         policies = POLICIES
@@ -91,7 +100,7 @@ def evaluate(plan: dict, policies: list | None = None) -> list[dict]:
     stack_args = StackValidationArgs(list(nodes.values()))
     violations: list[dict] = []
     for policy in policies:
-        level = policy.enforcement_level or DEFAULT_ENFORCEMENT_LEVEL
+        level = level_of(policy, levels)
         if level == EnforcementLevel.DISABLED:
             continue
         if level == EnforcementLevel.REMEDIATE:
@@ -200,19 +209,19 @@ def plan_problem(plan: Any) -> str | None:
     return None
 
 
-def summary(violations: list[dict], policies: list | None = None) -> str:
+def summary(
+    violations: list[dict], policies: list | None = None, levels: dict[str, EnforcementLevel] | None = None
+) -> str:
     """`policies: 24 ran, 23 passed, 0 mandatory violations`: a disabled policy does not run; one
     passes when it reported nothing (a policy that could not run on an unknown value did not pass)."""
-    from policies.rules import DEFAULT_ENFORCEMENT_LEVEL, POLICIES
+    from policies.rules import POLICIES
 
-    ran = [
-        p
-        for p in (POLICIES if policies is None else policies)
-        if (p.enforcement_level or DEFAULT_ENFORCEMENT_LEVEL) != EnforcementLevel.DISABLED
-    ]
+    ran = [p for p in (POLICIES if policies is None else policies) if level_of(p, levels) != EnforcementLevel.DISABLED]
     failed = {v["policy"] for v in violations}
     passed = sum(1 for p in ran if p.name not in failed)
     mandatory = sum(1 for v in violations if v["level"] == EnforcementLevel.MANDATORY.value)
     advisory = len(violations) - mandatory
     extra = f", {advisory} advisory" if advisory else ""
+    if levels:
+        extra += f" (policy config: {', '.join(f'{name} {level.value}' for name, level in sorted(levels.items()))})"
     return f"policies: {len(ran)} ran, {passed} passed, {mandatory} mandatory violation{'s' * (mandatory != 1)}{extra}"

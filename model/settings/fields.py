@@ -82,9 +82,34 @@ def _exact_version(v: str) -> str:
     return v
 
 
+# Go's time.Duration, what Flagger parses an interval into, is an int64 of nanoseconds:
+# time.ParseDuration refuses anything longer ("invalid duration", Go's time/format.go).
+MAX_DURATION_NS = 2**63 - 1
+_DURATION_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+# Flagger's Canary CRD: `analysis.interval` has `pattern: "^[0-9]+(m|s)"` (flagger crds/crd.yaml).
+_FLAGGER_INTERVAL = re.compile(r"\d+(m|s)")
+
+
 def _duration(v: str) -> str:
     if not _DURATION.fullmatch(v):
         raise ValueError(f"{v!r} is not a duration: use a number with ms, s, m or h, like 15s or 1m")
+    parts = re.findall(r"(\d+)(ms|s|m|h)", v)
+    # 19 digits already exceed it in every unit; longer numbers are not even converted.
+    if (
+        any(len(n.lstrip("0")) > 19 for n, _ in parts)
+        or sum(int(n) * _DURATION_NS[u] for n, u in parts) > MAX_DURATION_NS
+    ):
+        raise ValueError(f"{v!r} is longer than a Go time.Duration holds (about 2562047h)")
+    return v
+
+
+def _flagger_interval(v: str) -> str:
+    _duration(v)
+    if not _FLAGGER_INTERVAL.match(v):
+        raise ValueError(
+            f"{v!r} does not start with minutes or seconds, which Flagger's Canary CRD requires "
+            "(pattern ^[0-9]+(m|s)): use e.g. 30s, 1m or 90m"
+        )
     return v
 
 
@@ -129,6 +154,7 @@ TrackText = Annotated[str, AfterValidator(_track)]
 Repository = Annotated[str, AfterValidator(_repository)]
 ChartVersion = Annotated[str, AfterValidator(_exact_version)]
 Duration = Annotated[str, AfterValidator(_duration)]
+FlaggerInterval = Annotated[str, AfterValidator(_flagger_interval)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Regex = Annotated[str, AfterValidator(_regex)]
 HeaderName = Annotated[str, AfterValidator(_header)]

@@ -14,15 +14,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
 
 from model.settings.fields import DNS_1035_LABEL, PROJECT_ID, REGION, ZONE, Problems, StrictModel
 from model.settings.schema import (
+    HA_KEYS,
+    HA_MIN_REPLICAS,
+    LOADTESTER_APP_LABEL,
+    LOADTESTER_NAME,
     SECTIONS,
     STRATEGIES,
     TOP_LEVEL_KEYS,
     App,
     Cluster,
     Gcp,
+    Platform,
     Settings,
     owned_names,
 )
@@ -184,7 +190,7 @@ def _parse_app(name: Any, raw: Any, problems: list[tuple[str, str]]) -> App | No
         problems.append((path, "must be a mapping"))
         return None
     strategy = raw.get("strategy")
-    if strategy not in STRATEGIES:
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:  # a YAML list or map is unhashable
         problems.append((f"{path}.strategy", f"got {shown(path, strategy)}; allowed: {' | '.join(STRATEGIES)}"))
         return None
     return _validate(STRATEGIES[strategy], raw, path, problems)
@@ -234,10 +240,44 @@ def _check_cluster(cluster: Cluster, gcp: Mapping[str, Any], problems: list) -> 
     return Gcp(project=project if isinstance(project, str) else "", region=location_region)
 
 
+def _size_control_plane(cluster: Cluster, platform: Platform, problems: list) -> Platform:
+    """istiod and gateway replicas: HA on GKE (at least two), one by default on an existing cluster."""
+    if cluster.provider == "gke":
+        for key in HA_KEYS:
+            if getattr(platform, key) < HA_MIN_REPLICAS:
+                problems.append(
+                    (
+                        f"platform.{to_camel(key)}",
+                        f"{getattr(platform, key)} is less than {HA_MIN_REPLICAS}: a GKE stack runs istiod and the "
+                        "gateway highly available (node upgrades drain nodes); allowed: 2..20",
+                    )
+                )
+    else:
+        unset = {key: 1 for key in HA_KEYS if key not in platform.model_fields_set}
+        platform = platform.model_copy(update=unset) if unset else platform
+    for key in HA_KEYS:
+        most_key = key.replace("_replicas", "_max_replicas")
+        least, most = getattr(platform, key), getattr(platform, most_key)
+        if most < least:
+            problems.append((f"platform.{to_camel(most_key)}", f"{most} is less than platform.{to_camel(key)} {least}"))
+    return platform
+
+
 def _check_across_apps(apps: Mapping[str, App], problems: list) -> None:
     seen_names: dict[tuple[str, str], str] = {}
     seen_hosts: dict[str, str] = {}
+    loadtester_namespaces = {app.namespace for app in apps.values() if app.strategy in ("canary", "ab")}
     for name, app in apps.items():
+        if app.namespace in loadtester_namespaces and (
+            LOADTESTER_NAME in owned_names(name, app) or name == LOADTESTER_APP_LABEL
+        ):
+            problems.append(
+                (
+                    f"apps.{name}",
+                    f"collides with the Flagger load tester installed in namespace {app.namespace!r} (objects "
+                    f"named {LOADTESTER_NAME!r}, pods labelled app={LOADTESTER_APP_LABEL}): rename the app",
+                )
+            )
         for obj in sorted(owned_names(name, app)):
             other = seen_names.setdefault((app.namespace, obj), name)
             if other != name:
@@ -272,6 +312,8 @@ def parse(
     gcp = None
     if sections["cluster"] is not None:
         gcp = _check_cluster(sections["cluster"], values, problems)
+        if sections["platform"] is not None:
+            sections["platform"] = _size_control_plane(sections["cluster"], sections["platform"], problems)
 
     raw_apps = ours.get("apps", {})
     apps: dict[str, App] = {}

@@ -22,6 +22,7 @@ from model.settings.fields import (
     Cidr,
     DnsLabel,
     Duration,
+    FlaggerInterval,
     GkeClusterName,
     HeaderName,
     Host,
@@ -95,6 +96,13 @@ GKE_ONLY_KEYS = tuple(
 )
 
 
+# istiod and the gateway on GKE: node upgrades and scale-downs drain nodes one at a time, and a
+# single replica would drop ingress, and refuse new pods while istiod's injector (which fails
+# closed) restarts. Two replicas with a PodDisruptionBudget keep one serving (components/mesh.py).
+HA_MIN_REPLICAS = 2
+HA_KEYS = ("istiod_replicas", "gateway_replicas")
+
+
 class Platform(StrictModel):
     istio_version: ChartVersion = "1.30.3"
     flagger_version: ChartVersion = "1.44.0"
@@ -106,12 +114,22 @@ class Platform(StrictModel):
     # (scripts/kind-up.sh); the range is the API server's default --service-node-port-range.
     gateway_node_port: int = Field(30080, ge=30000, le=32767)
     mtls: Literal["STRICT", "PERMISSIVE"] = "STRICT"
+    # The control plane's size: the least replicas the istiod and gateway autoscalers keep, and
+    # the most they add. A GKE stack defaults to (and needs) HA_MIN_REPLICAS; an existing cluster
+    # (kind) defaults to 1 (model/settings/parse.py).
+    istiod_replicas: int = Field(HA_MIN_REPLICAS, ge=1, le=20)
+    istiod_max_replicas: int = Field(5, ge=1, le=50)
+    gateway_replicas: int = Field(HA_MIN_REPLICAS, ge=1, le=20)
+    gateway_max_replicas: int = Field(5, ge=1, le=50)
 
     @model_validator(mode="after")
     def _node_port_rules(self) -> Platform:
+        problems = []
         # Only a NodePort Service has node ports; a value set for another type would be ignored.
         if "gateway_node_port" in self.model_fields_set and self.gateway_service_type != "NodePort":
-            raise Problems([("gatewayNodePort", "only allowed with platform.gatewayServiceType NodePort")])
+            problems.append(("gatewayNodePort", "only allowed with platform.gatewayServiceType NodePort"))
+        if problems:
+            raise Problems(problems)
         return self
 
 
@@ -204,14 +222,14 @@ class WeightedApp(_AppModel):
 
 
 class CanaryAnalysis(StrictModel):
-    interval: Duration = "1m"
+    interval: FlaggerInterval = "1m"
     threshold: int = Field(5, ge=1, le=100)
     max_weight: int = Field(50, ge=1, le=100)
     step_weight: int = Field(10, ge=1, le=100)
 
 
 class ABAnalysis(StrictModel):
-    interval: Duration = "1m"
+    interval: FlaggerInterval = "1m"
     threshold: int = Field(5, ge=1, le=100)
     iterations: int = Field(10, ge=1, le=1000)
 
@@ -367,6 +385,14 @@ SECTIONS: dict[str, type[StrictModel]] = {
     "notifications": Notifications,
 }
 TOP_LEVEL_KEYS = (*SECTIONS, "apps", "slackWebhookUrl")
+
+
+# What the Flagger load tester chart derives in each namespace hosting a canary or A/B app:
+# components/flagger.py sets `fullnameOverride` to LOADTESTER_NAME, which names its Deployment,
+# Service, PDB and RBAC objects; its pods carry `app: <chart name>` and its Service selects them
+# by it (loadtester/_helpers.tpl "loadtester.name", templates/service.yaml).
+LOADTESTER_NAME = "flagger-loadtester"
+LOADTESTER_APP_LABEL = "loadtester"
 
 
 def owned_names(name: str, app: App) -> set[str]:

@@ -24,7 +24,7 @@ from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 from .base import ADVISORY, DEFAULT_ENFORCEMENT_LEVEL, MANDATORY, PACK_NAME
 from .flagger import flagger_metrics_server, flagger_owns_routing
-from .gke import gke_hardening
+from .gke import gke_deletion_protection, gke_hardening
 from .images import pinned_charts, pinned_images
 from .mesh import (
     gateway_selector,
@@ -54,6 +54,7 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     workload_security,
     sidecar_injection,
     gke_hardening,
+    gke_deletion_protection,
     routing_consistency,
     gateway_selector,
     workloads_wait_for_istiod,

@@ -42,8 +42,6 @@ def _check_gke_hardening(args: ResourceValidationArgs, report: ReportViolation) 
             problems.append("a client certificate is issued (masterAuth.clientCertificateConfig)")
         if _get(props, "masterAuth", "username") or _get(props, "masterAuth", "password"):
             problems.append("basic auth is on (masterAuth.username/password)")
-        if _get(props, "deletionProtection") is False:
-            problems.append("deletion protection is off (deletionProtection)")
         if not _get(props, "removeDefaultNodePool"):
             sa = _node_service_account_problem(_get(props, "nodeConfig"))
             if sa:
@@ -74,8 +72,27 @@ def _node_pool_problems(pool: Any) -> list[str]:
 gke_hardening = ResourceValidationPolicy(
     name="gke-hardening",
     description="Harden GKE: Workload Identity on, shielded nodes on, a release channel set, legacy ABAC off, no "
-    "client certificate or basic auth, deletion protection on; node pools with auto-repair, auto-upgrade "
+    "client certificate or basic auth; node pools with auto-repair, auto-upgrade "
     "and their own service account (not the default compute one). See components/cluster.py.",
     enforcement_level=MANDATORY,
     validate=_check_gke_hardening,
+)
+
+
+def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == "gcp:container/cluster:Cluster" and _get(args.props, "deletionProtection") is False:
+        report(f"GKE cluster {_get(args.props, 'name') or args.name}: deletion protection is off (deletionProtection)")
+
+
+# Its own policy, so that a teardown can relax it alone: a stack's policy config file
+# (`pulumi up --policy-pack-config policy-config.<stack>.json`, Pulumi's format, e.g.
+# {"gke-deletion-protection": "advisory"}; pulumi.com/docs "Configuring policy packs") lowers this
+# policy for that stack only, while every other rule of the pack stays mandatory.
+gke_deletion_protection = ResourceValidationPolicy(
+    name="gke-deletion-protection",
+    description="Keep GKE deletion protection on (cluster.deletionProtection: true). To tear a stack down, "
+    "one reviewed PR sets deletionProtection: false and adds policy-config.<stack>.json with "
+    '{"gke-deletion-protection": "advisory"}; after its deploy, `pulumi destroy` (README, "Teardown").',
+    enforcement_level=MANDATORY,
+    validate=_check_deletion_protection,
 )

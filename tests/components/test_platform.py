@@ -63,8 +63,9 @@ REFERENCES = {
     "flagger": ("flagger/flagger.values.yaml", None),
     "flagger-loadtester": ("flagger/loadtester.values.yaml", None),
 }
-# Maps whose keys are the user's (label names), though the chart pre-fills one.
-FREE_FORM = {("istio-gateway", "labels")}
+# Maps whose keys are the user's (label or annotation names), though the chart pre-fills some: the
+# chart copies them verbatim (toYaml) into the objects.
+FREE_FORM = {("istio-gateway", "labels"), ("flagger-loadtester", "podAnnotations")}
 
 
 def unknown_keys(values, defaults, path):

@@ -79,7 +79,7 @@ def test_pack_holds_every_policy_of_rules_and_names_are_unique():
     ]
     assert {id(p) for p in defined} == {id(p) for p in rules.POLICIES}
     names = [p.name for p in rules.POLICIES]
-    assert len(names) == len(set(names)) == 13
+    assert len(names) == len(set(names)) == 14
 
 
 def test_only_workload_security_is_advisory_and_every_rule_says_how_to_fix():

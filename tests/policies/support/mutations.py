@@ -142,6 +142,12 @@ GKE: list[Case] = [
         ("cluster-pool", "NodePool"),
     ),
     (
+        "gke-deletion-protection",
+        "deletion protection off",
+        set_input("cluster", "Cluster", "deletionProtection", False),
+        ("cluster", "Cluster"),
+    ),
+    (
         "gke-hardening",
         "auto-repair off",
         set_input("cluster-pool", "NodePool", "management.autoRepair", False),

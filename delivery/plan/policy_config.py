@@ -1,0 +1,93 @@
+"""A policy pack config file, read as the Pulumi CLI reads `--policy-pack-config FILE`.
+
+The format is Pulumi's (pulumi.com/docs "Configuring policy packs"; the CLI's parser is
+pulumi/pulumi pkg/resource/analyzer/config.go, `parsePolicyPackConfig` and `applyConfig`): a JSON
+object whose keys are policy names, or `all` for every policy of the pack, and whose values are an
+enforcement level (`"advisory"`) or an object holding one (`{"enforcementLevel": "disabled"}`).
+A policy's own entry wins over `all`, which wins over the level the policy declares. An empty file
+configures nothing, as in the CLI.
+
+Stricter than the CLI where a typo would silently do nothing: an unknown policy name, or a key
+besides `enforcementLevel` (no policy of this pack declares a config schema), is an error (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pulumi_policy import EnforcementLevel
+
+from delivery.errors import UsageError
+
+ALL = "all"
+# What apitype.EnforcementLevel.IsValid accepts.
+LEVELS = {level.value: level for level in EnforcementLevel}
+MAX_BYTES = 1 << 20  # a config file is a few lines; a larger one is not a config file
+
+
+def _level(name: str, value: Any, where: str) -> EnforcementLevel | None:
+    if isinstance(value, str):
+        found = LEVELS.get(value)
+        if found is None:
+            raise UsageError(f"{where}: {name}: {value!r} is not an enforcement level; allowed: {', '.join(LEVELS)}")
+        return found
+    if isinstance(value, dict):
+        extra = sorted(set(value) - {"enforcementLevel"})
+        if extra:
+            raise UsageError(
+                f"{where}: {name}: unknown key {extra[0]!r}; no policy of this pack takes configuration "
+                "besides enforcementLevel"
+            )
+        if "enforcementLevel" not in value:
+            return None
+        if not isinstance(value["enforcementLevel"], str):
+            raise UsageError(
+                f"{where}: {name}.enforcementLevel: {value['enforcementLevel']!r} is not an enforcement level; "
+                f"allowed: {', '.join(LEVELS)}"
+            )
+        return _level(f"{name}.enforcementLevel", value["enforcementLevel"], where)
+    raise UsageError(f"{where}: {name}: must be an enforcement level or an object, got {type(value).__name__}")
+
+
+def parse(text: str, policy_names: list[str], where: str = "--policy-config") -> dict[str, EnforcementLevel]:
+    """The enforcement level each configured policy of the pack runs at (only those the file changes)."""
+    if not text.strip():
+        return {}
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{where}: not JSON: {str(exc)[:200]}") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{where}: must be a JSON object of policy name to enforcement level")
+    levels: dict[str, EnforcementLevel | None] = {}
+    for name, value in config.items():
+        if name != ALL and name not in policy_names:
+            raise UsageError(f"{where}: {name!r} is not a policy of this pack; allowed: all, {', '.join(policy_names)}")
+        levels[name] = _level(name, value, where)
+    everyone = levels.pop(ALL, None)
+    result = dict.fromkeys(policy_names, everyone) if everyone is not None else {}
+    result.update({name: level for name, level in levels.items() if level is not None})
+    return {name: level for name, level in result.items() if level is not None}
+
+
+def load(path: Path, policy_names: list[str]) -> dict[str, EnforcementLevel]:
+    """`parse` of the file at `path`; a missing or unreadable file is a usage error."""
+    where = f"--policy-config {path}"
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{where}: is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{where}: larger than {MAX_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{where}: not UTF-8 (byte {exc.start})") from None
+    return parse(text, policy_names, where)
