@@ -29,10 +29,12 @@ from delivery.stack.files import (
     parse_settings,
     read_bytes,
     read_config,
+    relative_path,
     stack_config_dir,
     stack_names,
     stack_of,
     stack_path,
+    work_tree_chain,
 )
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "load_settings",
     "parse_settings",
     "read_config",
+    "relative_path",
     "require_weighted",
     "set_scalar",
     "set_tag",
@@ -66,4 +69,5 @@ __all__ = [
     "stack_path",
     "sub_mapping",
     "tag_holder",
+    "work_tree_chain",
 ]
