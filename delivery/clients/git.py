@@ -137,3 +137,17 @@ def commits_changing(project_dir: Path, ref: str, filename: str) -> list[tuple[s
     if shown.returncode:
         raise UnavailableError(f"cannot read the history of {filename} at {ref!r}: git: {_stderr(shown)}")
     return [(sha, int(when)) for sha, when in (line.split() for line in shown.stdout.splitlines() if line.strip())]
+
+
+def first_parent_messages(project_dir: Path, ref: str) -> list[tuple[str, str]]:
+    """(sha, full message) of every commit on `ref`'s first-parent line, newest first."""
+    require_commit(project_dir, ref)
+    shown = run(project_dir, "log", "--first-parent", "-z", "--format=%H%n%B", ref)
+    if shown.returncode:
+        raise UnavailableError(f"cannot read the history of {ref!r}: git: {_stderr(shown)}")
+    found = []
+    for entry in shown.stdout.split("\0"):
+        sha, _, message = entry.strip("\n").partition("\n")
+        if sha:
+            found.append((sha, message))
+    return found
