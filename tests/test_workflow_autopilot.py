@@ -43,7 +43,10 @@ def test_every_later_job_checks_out_the_commit_the_gate_found_deployed_without_k
 def test_autopilot_compares_the_weights_the_cluster_serves_and_commits_the_file_it_wrote():
     job = _job("decide")
     names = [step.get("name", step.get("uses", "")) for step in job["steps"]]
-    live, decide = names.index("The weights the cluster serves"), names.index("python -m delivery autopilot --write --json")
+    live, decide = (
+        names.index("The weights the cluster serves"),
+        names.index("python -m delivery autopilot --write --json"),
+    )
     assert live < decide
     assert "kubectl get virtualservices.networking.istio.io --all-namespaces -o json" in job["steps"][live]["run"]
     assert '--live-weights "$RUNNER_TEMP/live-weights.json"' in job["steps"][decide]["run"]
@@ -146,4 +149,4 @@ def test_only_stacks_with_a_release_in_flight_reach_the_cluster(tmp_path, idle):
     )
     assert done.returncode == 0, done.stderr
     # `local` is an existing cluster CI cannot reach: never listed.
-    assert output.read_text() == ('stacks=[]\n' if idle else 'stacks=["dev"]\n')
+    assert output.read_text() == ("stacks=[]\n" if idle else 'stacks=["dev"]\n')

@@ -29,7 +29,6 @@ from typing import Any
 
 from delivery.commands import common
 from delivery.errors import ExitStatus, UnavailableError
-from delivery import stack
 from delivery.release import autopilot, autopilot_report, live, step_history
 
 HELP = "decide each weighted app's next step (hold/promote/finalize/rollback) and optionally write it"

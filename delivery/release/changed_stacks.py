@@ -48,11 +48,7 @@ def changed_paths(project_dir: Path, ref: str) -> list[str]:
     if diff.returncode or top.returncode:
         raise UnavailableError(f"git diff failed: {(diff.stderr or top.stderr).strip()}")
     root = Path(top.stdout.strip())
-    return [
-        os.path.relpath(root / name, Path(project_dir).resolve())
-        for name in diff.stdout.split("\0")
-        if name
-    ]
+    return [os.path.relpath(root / name, Path(project_dir).resolve()) for name in diff.stdout.split("\0") if name]
 
 
 def stack_files(project_dir: Path, ref: str) -> dict[str, set[str]]:

@@ -94,7 +94,9 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
         if same is None:
             taken = ", ".join(f"apps.{p.name}" for p in preds)
             findings.append(
-                Finding(NOTE, f"apps.{name}: new {app.strategy} app" + (f", takes over traffic of {taken}" if taken else ""))
+                Finding(
+                    NOTE, f"apps.{name}: new {app.strategy} app" + (f", takes over traffic of {taken}" if taken else "")
+                )
             )
         elif same.strategy != app.strategy:
             findings.append(Finding(NOTE, f"apps.{name}: strategy {same.strategy} -> {app.strategy}"))
@@ -119,9 +121,7 @@ def _change(path: str, old: serving.Build, new: serving.Build) -> str:
     return f"{path}: pod spec ({', '.join(keys)}) changed, fingerprint {old.fingerprint} -> {new.fingerprint}"
 
 
-def _baseline(
-    path: str, build: serving.Build, pred: serving.Serving, head_canary: int, ga_path: str
-) -> Finding | None:
+def _baseline(path: str, build: serving.Build, pred: serving.Serving, head_canary: int, ga_path: str) -> Finding | None:
     """Whether `build` may serve everyone `pred` served at the base (None: it already did)."""
     if build.same_as(pred.baseline):
         return None
@@ -208,8 +208,9 @@ def _flagger(app: serving.Serving, same: serving.Serving | None, preds: list) ->
             return []
         return [Finding(OK, f"{_change(path, same.baseline, app.baseline)}: Flagger runs its analysis")]
     # A Flagger app the cluster does not run yet: its first rollout initialises the primary with
-    # this build and sends it all traffic, without an analysis (https://docs.flagger.app/usage/how-it-works).
-    findings = []
+    # the target's spec and sends it all traffic; only later changes of the target are analysed
+    # (fluxcd/flagger docs/gitbook/usage/how-it-works.md, "primary deployment ... stable release").
+    findings: list[Finding] = []
     if same is not None and app.baseline.same_as(same.baseline):
         return findings
     for pred in preds:

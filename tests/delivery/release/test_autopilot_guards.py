@@ -149,7 +149,11 @@ def virtual_services(tmp_path, ga: int, canary: int, name: str = "shop") -> str:
         {"destination": {"host": f"{name}.shop.svc.cluster.local", "subset": "ga"}, "weight": ga},
         {"destination": {"host": f"{name}.shop.svc.cluster.local", "subset": "canary"}, "weight": canary},
     ]
-    item = {"kind": "VirtualService", "metadata": {"name": name, "namespace": "shop"}, "spec": {"http": [{"route": route}]}}
+    item = {
+        "kind": "VirtualService",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"http": [{"route": route}]},
+    }
     path = tmp_path / "live.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [item]}))
     return str(path)

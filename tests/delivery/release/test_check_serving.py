@@ -90,7 +90,9 @@ def test_changing_the_image_repository_while_the_canary_holds_traffic_is_refused
     passed(pr({"shop": weighted(canary=0)}, {"shop": {**moved, "weights": {"ga": 100, "canary": 0}}}))
 
 
-@pytest.mark.parametrize("was, now, ok", [(60, 60, False), (60, 10, True), (60, 0, True), (0, 10, True), (0, 60, False)])
+@pytest.mark.parametrize(
+    "was, now, ok", [(60, 60, False), (60, 10, True), (60, 0, True), (0, 10, True), (0, 60, False)]
+)
 def test_a_new_canary_build_restarts_at_the_first_step(pr, was, now, ok):
     result = pr({"shop": weighted(canary=was)}, {"shop": weighted(canary=now, canary_tag="6.14.2")})
     passed(result) if ok else refused(result, "apps.shop")
