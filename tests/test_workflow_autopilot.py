@@ -83,7 +83,7 @@ jq --arg c "$commit" '[.[] | select($c == "" or .headSha == $c)]' {data} | jq -r
             "PATH": f"{fake.parent}:{os.environ['PATH']}",
             "GITHUB_REPOSITORY": "org/repo",
             "GITHUB_OUTPUT": str(output),
-            "BRANCH": "main",
+            **{k: str(v) for k, v in step["env"].items() if "${{" not in str(v)},  # BRANCH, as written
             "GH_TOKEN": "t",
         },
         capture_output=True,
