@@ -150,3 +150,24 @@ def test_only_stacks_with_a_release_in_flight_reach_the_cluster(tmp_path, idle):
     assert done.returncode == 0, done.stderr
     # `local` is an existing cluster CI cannot reach: never listed.
     assert output.read_text() == ("stacks=[]\n" if idle else 'stacks=["dev"]\n')
+
+
+def test_the_images_pull_request_adds_the_file_the_edit_wrote(tmp_path):
+    """images.yml's `path=` line, run where Pulumi.dev.yaml is a symlink into stackConfigDir."""
+    run = _step(workflow("images.yml")["jobs"]["bump"], "Bump tracked tags")["run"]
+    (line,) = [x.strip() for x in run.splitlines() if x.strip().startswith("python -c")]
+    (tmp_path / "Pulumi.yaml").write_text("name: istio-canary\nruntime: python\nstackConfigDir: stacks\n")
+    (tmp_path / "stacks" / "real").mkdir(parents=True)
+    (tmp_path / "stacks" / "real" / "dev.yaml").write_text("config: {}\n")
+    (tmp_path / "stacks" / "Pulumi.dev.yaml").symlink_to("real/dev.yaml")
+    output = tmp_path / "output"
+    done = subprocess.run(
+        ["bash", "-e", "-c", line.replace('"$GITHUB_OUTPUT"', str(output)).replace("python ", f"{sys.executable} ", 1)],
+        cwd=tmp_path,
+        env={**os.environ, "STACK": "dev", "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert output.read_text() == "path=stacks/real/dev.yaml\n"

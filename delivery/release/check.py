@@ -227,6 +227,10 @@ def check(stack_name: str, ref: str, project_dir: Path) -> list[Finding]:
     relative = stack.relative_path(path, project_dir)
     old_config = stack.config_at(project_dir, ref, relative)
     if old_config is None:
+        # A PR that moves stackConfigDir: the base's file is where the base's Pulumi.yaml says.
+        relative = stack.path_at(project_dir, ref, stack_name)
+        old_config = stack.config_at(project_dir, ref, relative)
+    if old_config is None:
         findings = [Finding(NOTE, f"{relative} does not exist at {ref}: a new stack, no weights to compare")]
         return findings + head_outside + compare(None, head)
     base, _ = typed(old_config, f"{relative} at {ref}")

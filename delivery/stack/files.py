@@ -47,11 +47,20 @@ def stack_config_dir(project_dir: Path | str = PROJECT_DIR) -> Path:
     https://www.pulumi.com/docs/iac/concepts/projects/project-file/#attributes), else the project
     directory. A directory without a Pulumi.yaml (a fixture directory) holds its stack files itself."""
     try:
-        project = yaml.safe_load((Path(project_dir) / "Pulumi.yaml").read_text()) or {}
-    except (OSError, ValueError, yaml.YAMLError):
+        text = (Path(project_dir) / "Pulumi.yaml").read_text()
+    except (OSError, ValueError):
+        text = ""
+    return Path(project_dir) / configured_dir(text)
+
+
+def configured_dir(project_yaml: str) -> str:
+    """`stackConfigDir` of a Pulumi.yaml's text, or "." when it sets none (or is unreadable)."""
+    try:
+        project = yaml.safe_load(project_yaml) or {}
+    except (ValueError, yaml.YAMLError):
         project = {}
     configured = project.get("stackConfigDir") if isinstance(project, dict) else None
-    return Path(project_dir) / configured if isinstance(configured, str) and configured else Path(project_dir)
+    return configured if isinstance(configured, str) and configured else "."
 
 
 def stack_path(stack: str, project_dir: Path | str = PROJECT_DIR) -> Path:
@@ -173,6 +182,16 @@ def load(stack: str, project_dir: Path | str = PROJECT_DIR) -> StackFile:
 def relative_path(path: Path, project_dir: Path | str) -> str:
     """`path` relative to `project_dir`, as git names it there (`config/Pulumi.dev.yaml`)."""
     return os.path.relpath(Path(path).absolute(), Path(project_dir).absolute())
+
+
+def path_at(project_dir: Path, ref: str, stack: str) -> str:
+    """Stack `stack`'s file as of git `ref`, relative to `project_dir`: in the stack config
+    directory that ref's Pulumi.yaml names (a PR may move it)."""
+    from delivery.clients import git
+
+    project = git.file_at(project_dir, ref, "Pulumi.yaml")
+    directory = configured_dir(project.decode("utf-8", "replace") if project is not None else "")
+    return os.path.normpath(os.path.join(directory, f"Pulumi.{stack}.yaml"))
 
 
 def config_at(project_dir: Path, ref: str, filename: str) -> dict[str, Any] | None:

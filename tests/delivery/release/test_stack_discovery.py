@@ -119,3 +119,18 @@ def test_autopilot_times_a_symlinked_stack_from_its_targets_history(linked):
     (d,) = autopilot.decide(STACK, linked.path, None).decisions
     assert d.step is not None and d.step.committed_at == now - 120
     assert d.reason == "no --prometheus: the gate cannot judge the canary"
+
+
+def test_a_pr_that_moves_stack_config_dir_is_checked_against_the_base_file(repo, capsys):
+    project(repo, None)
+    repo.file.write_text(stack_text({"shop": app(canary=10)}))
+    commit_all(repo)
+    project(repo, "stacks")
+    (repo.path / "stacks").mkdir()
+    repo.git("mv", repo.file.name, f"stacks/{repo.file.name}")
+    moved = repo.path / "stacks" / repo.file.name
+    moved.write_text(stack_text(JUMP))
+    code, out = check(repo, capsys)
+    assert code == 1 and "10 -> 100 goes past the next step 60" in out  # not "a new stack"
+    moved.write_text(stack_text(STEP))
+    assert check(repo, capsys)[0] == 0
