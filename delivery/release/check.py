@@ -166,11 +166,13 @@ def _weighted(app: serving.Serving, same: serving.Serving | None, preds: list, l
         findings.append(Finding(OK, f"{path}.weights: starts at {weights.split(100 - now, now)}"))
     if same is not None:
         was = same.canary_weight if same.weighted else 0
-        new_build = not canary.same_as(same.canary) and not (not same.weighted and canary.same_as(app.baseline))
+        # The build the canary side ran at the base (from a Flagger app: the only build it ran).
+        ran = same.canary if same.canary is not None else same.baseline
+        new_build = not canary.same_as(ran)
         start = 0 if new_build else was
         limit = steps.next_step(limits, start)
         if new_build and same.weighted:
-            findings.append(Finding(OK, _change(f"{path}.canary", same.canary, canary)))  # type: ignore[arg-type]
+            findings.append(Finding(OK, _change(f"{path}.canary", ran, canary)))
         if now > limit and new_build and was > 0:
             findings.append(
                 Finding(
