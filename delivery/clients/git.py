@@ -61,9 +61,12 @@ def require_commit(project_dir: Path, ref: str) -> None:
         )
 
 
-def file_at(project_dir: Path, ref: str, filename: str) -> bytes | None:
-    """`filename` (relative to `project_dir`) as of `ref`, or None when it is not in that commit."""
-    require_commit(project_dir, ref)
+MAX_LINKS = 8  # symlinks followed in a row before a chain counts as a loop (Linux allows 40)
+_LINK_MODE = "120000"
+
+
+def _entry(project_dir: Path, ref: str, filename: str) -> tuple[str, str, str] | None:
+    """(mode, type, object id) of `filename` in `ref`'s tree, or None when it is not there."""
     listed = run(project_dir, "ls-tree", "-z", ref, "--", f"./{filename}")
     if listed.returncode != 0:
         raise UnavailableError(f"cannot list {filename} at {ref!r}: git: {_stderr(listed)}")
@@ -72,13 +75,48 @@ def file_at(project_dir: Path, ref: str, filename: str) -> bytes | None:
     mode_type_oid = listed.stdout.split("\t", 1)[0].split()
     if len(mode_type_oid) != 3 or mode_type_oid[1] != "blob":
         raise UsageError(f"{filename} at {ref!r} is a {mode_type_oid[1:2] or 'strange entry'}, not a file")
-    shown = run(project_dir, "cat-file", "blob", mode_type_oid[2], text=False)
+    return mode_type_oid[0], mode_type_oid[1], mode_type_oid[2]
+
+
+def _blob(project_dir: Path, ref: str, filename: str, oid: str) -> bytes:
+    shown = run(project_dir, "cat-file", "blob", oid, text=False)
     if shown.returncode != 0:
         raise UnavailableError(
             f"cannot read {filename} at {ref!r}: git: {_stderr(shown)} "
             "(a partial or shallow clone may lack the object: fetch the base first)"
         )
     return shown.stdout
+
+
+def link_target(project_dir: Path, link: str, target: str) -> str:
+    """Where symlink `link` (relative to `project_dir`) points, relative to `project_dir`."""
+    if os.path.isabs(target):
+        return os.path.relpath(target, Path(project_dir).resolve())
+    return os.path.normpath(os.path.join(os.path.dirname(link), target))
+
+
+def chain_at(project_dir: Path, ref: str, filename: str) -> list[str]:
+    """`filename` and every path its symlinks lead to in `ref`'s tree (relative to `project_dir`),
+    ending at the file itself; [filename] when it is a plain file or absent."""
+    require_commit(project_dir, ref)
+    chain = [filename]
+    for _ in range(MAX_LINKS):
+        entry = _entry(project_dir, ref, chain[-1])
+        if entry is None or entry[0] != _LINK_MODE:
+            return chain
+        target = _blob(project_dir, ref, chain[-1], entry[2]).decode("utf-8", "surrogateescape")
+        chain.append(link_target(project_dir, chain[-1], target))
+    raise UsageError(f"{filename} at {ref!r}: more than {MAX_LINKS} symlinks in a row (a loop?)")
+
+
+def file_at(project_dir: Path, ref: str, filename: str) -> bytes | None:
+    """`filename` (relative to `project_dir`) as of `ref`, or None when it is not in that commit.
+    A symlink is followed in that commit's tree, as reading the work tree follows it."""
+    path = chain_at(project_dir, ref, filename)[-1]
+    entry = _entry(project_dir, ref, path)
+    if entry is None:
+        return None
+    return _blob(project_dir, ref, path, entry[2])
 
 
 def is_shallow(project_dir: Path) -> bool:
@@ -99,3 +137,17 @@ def commits_changing(project_dir: Path, ref: str, filename: str) -> list[tuple[s
     if shown.returncode:
         raise UnavailableError(f"cannot read the history of {filename} at {ref!r}: git: {_stderr(shown)}")
     return [(sha, int(when)) for sha, when in (line.split() for line in shown.stdout.splitlines() if line.strip())]
+
+
+def first_parent_messages(project_dir: Path, ref: str) -> list[tuple[str, str]]:
+    """(sha, full message) of every commit on `ref`'s first-parent line, newest first."""
+    require_commit(project_dir, ref)
+    shown = run(project_dir, "log", "--first-parent", "-z", "--format=%H%n%B", ref)
+    if shown.returncode:
+        raise UnavailableError(f"cannot read the history of {ref!r}: git: {_stderr(shown)}")
+    found = []
+    for entry in shown.stdout.split("\0"):
+        sha, _, message = entry.strip("\n").partition("\n")
+        if sha:
+            found.append((sha, message))
+    return found

@@ -9,21 +9,27 @@ time of a step runs from the base-branch commit that last changed the app's cana
 canary tag (--base, default origin/main, else HEAD); the gate uses the same counts and judge
 as `gate` (delivery/release/judge.py). See the README's "Autopilot" section for the full table.
 
---write edits Pulumi.<stack>.yaml through the same editor as promote/rollback/finalize and
-prints a pull-request title and Markdown body; --json prints one JSON document instead.
+--live-weights FILE (`kubectl get virtualservices -A -o json`): an app whose VirtualService the
+cluster serves with other weights than Git holds, with both splits in its reason.
 
-Exit codes: 0 decided, 2 bad input, 3 Prometheus unreachable or answering garbage (the apps
-that needed it hold; nothing is promoted or rolled back on missing data).
+--write edits Pulumi.<stack>.yaml through the same editor as promote/rollback/finalize, to the
+bytes the decision read, and prints a pull-request title and Markdown body; --json prints one
+JSON document instead.
+
+Exit codes: 0 decided, 2 bad input (also: the stack file changed between the decision and the
+write, nothing written), 3 Prometheus unreachable or answering garbage (the apps that needed it
+hold; nothing is promoted or rolled back on missing data).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from delivery.commands import common
 from delivery.errors import ExitStatus, UnavailableError
-from delivery.release import autopilot, autopilot_report, step_history
+from delivery.release import autopilot, autopilot_report, live, step_history
 
 HELP = "decide each weighted app's next step (hold/promote/finalize/rollback) and optionally write it"
 
@@ -42,13 +48,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the base branch whose history times each step (default: {step_history.DEFAULT_BASE}, else HEAD)",
     )
     parser.add_argument(
+        "--live-weights",
+        type=Path,
+        metavar="FILE",
+        help="`kubectl get virtualservices -A -o json` of the stack's cluster: an app served with other "
+        "weights than Git holds",
+    )
+    parser.add_argument(
         "--write", action="store_true", help="edit the stack file and print a pull-request title and body"
     )
     common.add_json(parser)
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
-    decided = autopilot.decide(args.stack, args.project_dir, args.prometheus, args.base)
+    served = live.read(args.live_weights) if args.live_weights is not None else None
+    decided = autopilot.decide(args.stack, args.project_dir, args.prometheus, args.base, live=served)
     written = autopilot.write(decided, args.project_dir)[0] if args.write and decided.edits else None
     status = ExitStatus.UNAVAILABLE if decided.metrics_unavailable else ExitStatus.OK
     pull = autopilot_report.pull_request(decided) if written is not None and written.changed else None

@@ -116,15 +116,18 @@ def weight(text: str) -> int:
     return value
 
 
-def apply(args: argparse.Namespace, mutate: Callable[[CommentedMap], list[str]]) -> ExitStatus:
-    """Run `mutate` through the safe edit; it returns the lines describing what it changed."""
+def apply(
+    args: argparse.Namespace, mutate: Callable[[CommentedMap], list[str]], expected: bytes | None = None
+) -> ExitStatus:
+    """Run `mutate` through the safe edit; it returns the lines describing what it changed.
+    `expected`: the bytes the command decided on; a file that changed since is refused (exit 2)."""
     described: list[str] = []
 
     def recording(config: CommentedMap) -> None:
         described.extend(mutate(config))
 
     path = stack.stack_path(args.stack, args.project_dir)
-    result = stack.edit(path, recording, dry_run=args.dry_run)
+    result = stack.edit(path, recording, dry_run=args.dry_run, expected=expected)
     return report(result, described, args.dry_run)
 
 

@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> ExitStatus:
     if args.window is not None:
         window = gate.check_window(args.window)
     else:
-        window, previous = gate.since_step(args.project_dir, args.base, path.name, args.app, time.time())
+        window, previous = gate.since_step(
+            args.project_dir, args.base, stack.relative_path(path, args.project_dir), args.app, time.time()
+        )
     result = gate.evaluate(settings, args.app, args.prometheus, window, previous)
     if args.json:
         common.print_json("gate", 1, gate.to_json(result))

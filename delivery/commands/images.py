@@ -3,9 +3,11 @@
 For each app side with a `track` (a weighted app's `ga` and `canary`, a Flagger app's single
 tag), list the repository's tags through the OCI distribution API (anonymous bearer-token
 handshake, `Link` pagination), keep the semver tags inside the track, and pick the highest.
-A tag only moves forward: a registry that lost a tag never downgrades the stack. All the new
-tags are written in one validated, atomic edit of `Pulumi.<stack>.yaml` (the `set-tag` edit),
-so the scheduled workflow's pull request holds one reviewable diff.
+A tag only moves forward: a registry that lost a tag never downgrades the stack. Only what the
+pull-request check accepts is proposed: a weighted app's new canary build restarts at the first of
+delivery.steps, and GA's tag waits while the canary holds traffic. All the changes are written in
+one validated, atomic edit of `Pulumi.<stack>.yaml`, so the scheduled workflow's pull request holds
+one reviewable diff that passes `check`.
 
 The registry is asked everything before the file is touched: a registry that is down, slow or
 answers garbage fails the command and leaves the stack file byte-identical.
@@ -21,6 +23,8 @@ Exit codes: 0 tags updated, or already up to date (also for --dry-run);
 from __future__ import annotations
 
 import argparse
+
+from ruamel.yaml.comments import CommentedMap
 
 from delivery import stack
 from delivery.clients import registry
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace) -> ExitStatus:
         raise UsageError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
     insecure = images.insecure_registries(args.insecure_registry)
     path = stack.stack_path(args.stack, args.project_dir)
-    settings = stack.load_settings(path)
+    read = stack.read_bytes(path)
+    settings = stack.parse_settings(stack.config_from_bytes(read, path.name), path.name)
 
     client = registry.RegistryClient(insecure=insecure, timeout=args.timeout, page_size=args.page_size)
     try:
@@ -74,14 +79,24 @@ def run(args: argparse.Namespace) -> ExitStatus:
 
     for update in updates:
         print(images.describe(update))
-    changes = {(u.app, u.side or None): u.new for u in updates if u.changes and u.new is not None}
-    if not changes:
+    proposal = images.admissible(settings, updates)
+    for note in proposal.notes:
+        print(note)
+    if not proposal.tags:
         print(f"{path.name}: up to date" if updates else f"{path.name}: no app side has a track; nothing to follow")
         return ExitStatus.OK
-    result = stack.set_tags(path, changes, dry_run=args.dry_run)
+
+    def mutate(config: CommentedMap) -> None:
+        for (name, side), tag in proposal.tags.items():
+            holder, _ = stack.tag_holder(config, name, side)
+            stack.set_scalar(holder, "tag", tag)
+        for name, canary in proposal.canary_weights.items():
+            stack.set_weights(stack.app(config, name), name, canary)
+
+    result = stack.edit(path, mutate, dry_run=args.dry_run, expected=read)
     if args.dry_run:
         print(result.diff, end="")
-        print(f"dry run: {path.name} not written ({len(changes)} tag(s) would change)")
+        print(f"dry run: {path.name} not written ({len(proposal.tags)} tag(s) would change)")
     else:
-        print(f"{path.name}: {len(changes)} tag(s) updated")
+        print(f"{path.name}: {len(proposal.tags)} tag(s) updated")
     return ExitStatus.OK

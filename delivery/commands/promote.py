@@ -1,11 +1,15 @@
 """Shift traffic of a weighted app to its canary: weights become 100-N (GA) and N (canary).
 
     python -m delivery promote --stack dev podinfo --canary 60
-    python -m delivery promote --stack dev podinfo --step          # + delivery.maxWeightStep, at most 100
+    python -m delivery promote --stack dev podinfo --step          # the next of delivery.steps
     python -m delivery promote --stack dev podinfo --step --prometheus http://localhost:9090
 
+--step moves to the next step as autopilot and `check` define it: the smallest of delivery.steps
+above the current weight, at most delivery.maxWeightStep above it (delivery/release/steps.py).
 With --prometheus, a weight that rises must first pass the promotion gate (canary vs GA
 error rate and p99 latency over --window); when it fails the file is left untouched (exit 1).
+The edit is made to the bytes the decision was taken on: a file changed meanwhile (a rollback
+merged while Prometheus answered) is refused, exit 2, nothing written.
 Flagger apps (strategy canary/ab) shift their own traffic: promote refuses them.
 """
 
@@ -31,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--canary", type=common.weight, metavar="N", help="set the canary weight to N (0..100), GA to 100-N"
     )
     how.add_argument(
-        "--step", action="store_true", help="raise the canary weight by delivery.maxWeightStep, capped at 100"
+        "--step",
+        action="store_true",
+        help="raise the canary weight to the next of delivery.steps (at most +delivery.maxWeightStep)",
     )
     parser.add_argument("--prometheus", metavar="URL", help="run the promotion gate against this Prometheus first")
     parser.add_argument("--window", default="5m", help="gate window, a Prometheus duration (default: 5m)")
@@ -39,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitStatus:
     path = stack.stack_path(args.stack, args.project_dir)
-    settings = stack.load_settings(path)
+    read = stack.read_bytes(path)  # the bytes this decision is taken on, and the edit applies to
+    settings = stack.parse_settings(stack.config_from_bytes(read, path.name), path.name)
     current = settings.apps.get(args.app)
     if current is None:
         raise UsageError(f"no app {args.app!r} in {path.name}; apps: {', '.join(settings.apps) or 'none'}")
@@ -49,12 +56,13 @@ def run(args: argparse.Namespace) -> ExitStatus:
             "promote applies to weighted apps only"
         )
 
-    step = settings.delivery.max_weight_step
     old = current.weights.canary
-    new = min(100, old + step) if args.step else args.canary
-    if new - old > step:
+    limit = steps.next_step(settings.delivery, old)
+    new = limit if args.step else args.canary
+    if new > limit:
         print(
-            f"warning: the canary weight rises by {new - old}, more than delivery.maxWeightStep {step}: "
+            f"warning: canary {old} -> {new} goes past the next step {limit} (delivery.steps "
+            f"{list(settings.delivery.steps)}, delivery.maxWeightStep {settings.delivery.max_weight_step}): "
             "the pull-request check will fail (use --step)",
             file=sys.stderr,
         )
@@ -75,4 +83,4 @@ def run(args: argparse.Namespace) -> ExitStatus:
     elif args.prometheus:
         print(f"promotion gate skipped: the canary weight does not rise ({old} -> {new})")
 
-    return common.apply(args, lambda config: steps.set_canary(config, args.app, new))
+    return common.apply(args, lambda config: steps.set_canary(config, args.app, new), expected=read)

@@ -10,17 +10,26 @@ single tag in Git: Flagger runs it as the canary and promotes it to primary afte
 so --side is refused there. The tag must stay inside its side's `track` (the program's rule);
 `--track` moves the side to a new track in the same edit (tag and track change together, and the
 new tag must satisfy the new track), leaving every other key as it was.
+
+A new canary build restarts at the first step: when the canary holds more traffic than
+`steps.first_step` (the first of delivery.steps), the same edit lowers its weight to it, as the
+pull-request check requires. Setting GA's tag while the canary holds traffic is refused by the
+check: a warning says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ruamel.yaml.comments import CommentedMap
 
 from delivery import stack
 from delivery.commands import common
 from delivery.errors import ExitStatus
+from delivery.release import steps
+from model import weights
+from model.settings import WeightedApp
 
 HELP = "set the image tag of a weighted app's side, or of a Flagger app"
 
@@ -42,13 +51,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitStatus:
+    path = stack.stack_path(args.stack, args.project_dir)
+    read = stack.read_bytes(path)
+    settings = stack.parse_settings(stack.config_from_bytes(read, path.name), path.name)
+    current = settings.apps.get(args.app)
+    first = steps.first_step(settings.delivery)
+    # (the canary weight before the edit, its tag) when a new canary build must restart
+    restart = (
+        (current.weights.canary, current.canary.tag)
+        if isinstance(current, WeightedApp) and args.side == "canary" and current.weights.canary > first
+        else None
+    )
+    if isinstance(current, WeightedApp) and args.side == "ga" and current.weights.canary > 0:
+        print(
+            f"warning: apps.{args.app}.canary holds {current.weights.canary}% of the traffic: the pull-request "
+            "check refuses a GA change until the canary is at 0 (finalize or rollback)",
+            file=sys.stderr,
+        )
+
     def mutate(config: CommentedMap) -> list[str]:
-        holder, path = stack.tag_holder(config, args.app, args.side)
-        lines = [f"{path}.tag: {holder.get('tag')} -> {args.tag}"]
+        holder, key = stack.tag_holder(config, args.app, args.side)
+        lines = [f"{key}.tag: {holder.get('tag')} -> {args.tag}"]
         stack.set_scalar(holder, "tag", args.tag)
         if args.track is not None:
-            lines.append(f"{path}.track: {holder.get('track')} -> {args.track}")
+            lines.append(f"{key}.track: {holder.get('track')} -> {args.track}")
             stack.set_track(holder, args.track)
+        if restart is not None and args.tag != restart[1]:
+            was = restart[0]
+            stack.set_weights(stack.app(config, args.app), args.app, first)
+            split = weights.shift((100 - was, was), (100 - first, first))
+            lines.append(f"apps.{args.app}.weights: {split} (a new canary build restarts at the first step)")
         return lines
 
-    return common.apply(args, mutate)
+    return common.apply(args, mutate, expected=read)

@@ -13,14 +13,17 @@ For each weighted app, exactly one action, with its evidence:
 - `rollback`: the judge says `fail` (`delivery.autoRollback`, default true);
 - `hold`: anything else, with the reason: still baking, the judge inconclusive, metrics
   unavailable (never a promote or a rollback on missing data), the app's state in the work tree
-  is not on the base branch yet, a rolled-back canary waiting for a new tag, or a rollback of
-  another app going first.
+  is not on the base branch yet, a rolled-back canary build (never promoted again until a person
+  sets it again, `step_history`), the cluster serving other weights than Git (`--live-weights`:
+  the deploy has not applied them, or someone changed them by hand), or a rollback of another app
+  going first.
 
-When each step started comes from git (`step_history`); the pull request's text and the JSON
-document from `autopilot_report`.
+When each step started and which builds were rolled back comes from git (`step_history`); the
+pull request's text and the JSON document from `autopilot_report`.
 
-Steps: the next step is the smallest of `delivery.steps` above the current weight, capped at
-current + `delivery.maxWeightStep`, so `delivery check` accepts every edit by construction.
+Steps: `steps.next_step`, the one notion `promote --step` and `check` share, so `delivery check`
+accepts every edit by construction. The edit refuses a stack file whose bytes are no longer those
+the decision read (exit 2, nothing written).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from ruamel.yaml.comments import CommentedMap
 from delivery import stack
 from delivery.errors import UnavailableError
 from delivery.release import gate, step_history, steps
-from delivery.release.step_history import StepStart
+from delivery.release.step_history import RolledBack, StepStart
+from model import serving, weights
 from model.settings import Delivery, Settings, WeightedApp
 from model.settings.fields import duration_seconds
 
@@ -68,6 +72,10 @@ class Run:
     prometheus: str | None
     settings: Settings
     decisions: list[Decision] = field(default_factory=list)
+    read: bytes = b""  # the stack file as the decision read it: the edit refuses any other bytes
+    target: str = ""  # the file an edit writes (a symlink's target), relative to the project: for `git add`
+    rolled_back: dict[str, RolledBack] = field(default_factory=dict)
+    live: dict[tuple[str, str], tuple[int, int]] | None = None  # (namespace, app) -> (ga, canary)
 
     @property
     def edits(self) -> list[Decision]:
@@ -79,8 +87,7 @@ class Run:
 
 
 def next_step(delivery: Delivery, canary: int) -> int:
-    target = next((s for s in delivery.steps if s > canary), 100)
-    return min(target, canary + delivery.max_weight_step, 100)
+    return steps.next_step(delivery, canary)
 
 
 def human(seconds: float) -> str:
@@ -108,27 +115,16 @@ def _decide_app(
         return decision(SKIP, f"apps.{name}.autopilot is false: this app is released by hand")
     if now_weight == 0 and app.canary.tag == app.ga.tag:
         return decision(NONE, f"nothing in flight: canary at 0 runs GA's tag {app.ga.tag}")
-    here = step_history.AppState(now_weight, app.canary.tag)
+    here = step_history.state(serving.serving(name, app))
     if start is None or start.after != here:
         return decision(
             HOLD,
-            f"apps.{name} (canary {now_weight}, tag {app.canary.tag}) in {run.stack_file} is not "
-            f"what {run.base} holds: merge that change first; bake time starts at its merge",
+            f"apps.{name} (canary {now_weight}, {app.image}:{app.canary.tag}, fingerprint "
+            f"{app_fingerprint(name, app)}) in {run.stack_file} is not what {run.base} holds: merge that "
+            "change first; bake time starts at its merge",
         )
     elapsed = max(0.0, run.decided_at - start.committed_at)
     if now_weight == 0:
-        before = start.before
-        if (
-            before is not None
-            and before.canary_tag == app.canary.tag
-            and isinstance(before.canary_weight, int)
-            and before.canary_weight > 0
-        ):
-            return decision(
-                HOLD,
-                f"canary {app.canary.tag} was rolled back in {start.commit[:12]}: set a new canary tag to start again",
-                bake_observed=elapsed,
-            )
         return decision(
             PROMOTE,
             f"canary tag {app.canary.tag} is on {run.base}: first step, no traffic to judge yet",
@@ -185,12 +181,12 @@ def _decide_app(
 
 
 def _previous(
-    project_dir: Path, base: str, stack_file: str, name: str, app: WeightedApp, start: StepStart | None
+    history: step_history.History, name: str, app: WeightedApp, start: StepStart | None
 ) -> gate.Previous | None:
     """A canary at 100 is judged against GA over the previous step of its release (git)."""
-    if start is None or app.weights.canary != 100 or start.after != step_history.AppState(100, app.canary.tag):
+    if start is None or app.weights.canary != 100 or start.after.canary_weight != 100:
         return None
-    return gate.previous_step(project_dir, base, stack_file, name, start)
+    return gate.previous_step(history, name, start)
 
 
 def _rollbacks_first(decisions: list[Decision]) -> list[Decision]:
@@ -207,29 +203,82 @@ def _rollbacks_first(decisions: list[Decision]) -> list[Decision]:
     ]
 
 
+def app_fingerprint(name: str, app: WeightedApp) -> str:
+    canary = serving.serving(name, app).canary
+    return canary.fingerprint if canary is not None else "-"
+
+
+def _guards(run: Run, decisions: list[Decision]) -> list[Decision]:
+    """Holds that no metric can lift: a rolled-back build, and a cluster that serves other weights
+    than Git. A rollback is never held: it only takes traffic away from a canary."""
+    guarded = []
+    for d in decisions:
+        app = run.settings.apps[d.app]
+        assert isinstance(app, WeightedApp)
+        ref = serving.serving(d.app, app).canary
+        memory = run.rolled_back.get(ref.ref) if ref is not None else None
+        live = run.live.get((app.namespace, d.app)) if run.live is not None else None
+        reason = None
+        if d.action in (PROMOTE, FINALIZE) and memory is not None:
+            reason = (
+                f"canary {memory.ref} was rolled back in {memory.commit[:12]} (apps.{memory.app}): autopilot never "
+                f"promotes it again; set a new canary tag, or a person sets it again with a commit whose message "
+                f"has the trailer `{step_history.RETRY_TRAILER}: {app.canary.tag}`"
+            )
+        elif d.action not in (ROLLBACK, SKIP) and run.live is not None:
+            git_split = (app.weights.ga, app.weights.canary)
+            if live is None:
+                reason = (
+                    f"the cluster serves no VirtualService {app.namespace}/{d.app} splitting ga/canary: "
+                    "the deploy of this commit has not applied it"
+                )
+            elif live != git_split:
+                reason = (
+                    f"the cluster serves {weights.split(*live)} (VirtualService {app.namespace}/{d.app}) but "
+                    f"{run.base} says {weights.split(*git_split)}: the deploy has not applied it, or the "
+                    "VirtualService was changed by hand"
+                )
+        guarded.append(
+            replace(d, action=HOLD, reason=f"{reason}; was: {d.action} ({d.reason})", canary_to=d.canary_from)
+            if reason is not None
+            else d
+        )
+    return guarded
+
+
 def decide(
-    stack_name: str, project_dir: Path, prometheus: str | None, base: str | None = None, now: float | None = None
+    stack_name: str,
+    project_dir: Path,
+    prometheus: str | None,
+    base: str | None = None,
+    now: float | None = None,
+    live: dict[tuple[str, str], tuple[int, int]] | None = None,
 ) -> Run:
     """Every weighted app's decision. Raises UsageError (a StackFileError among them) on bad input."""
     path = stack.stack_path(stack_name, project_dir)
-    settings = stack.load_settings(path)
+    read = stack.read_bytes(path)
+    settings = stack.parse_settings(stack.config_from_bytes(read, path.name), path.name)
     base = step_history.resolve_base(project_dir, base)
     base_commit = step_history.commit_of(project_dir, base)
     decided_at = time.time() if now is None else now
-    run = Run(stack_name, path.name, base, base_commit, decided_at, prometheus, settings)
+    run = Run(stack_name, path.name, base, base_commit, decided_at, prometheus, settings, read=read, live=live)
+    run.target = stack.relative_path(stack.writing.target_of(path), project_dir)
     weighted = {name: app for name, app in settings.apps.items() if isinstance(app, WeightedApp)}
-    starts = step_history.step_starts(project_dir, base, path.name, list(weighted)) if weighted else {}
+    history = step_history.read(project_dir, base, stack.relative_path(path, project_dir)) if weighted else None
+    starts = history.step_starts(list(weighted)) if history else {}
+    run.rolled_back = history.rolled_back if history else {}
     decisions = [
-        _decide_app(name, app, run, start, _previous(project_dir, base, path.name, name, app, start))
+        _decide_app(name, app, run, start, _previous(history, name, app, start) if history else None)
         for name, app in weighted.items()
         for start in [starts.get(name)]
     ]
-    run.decisions = _rollbacks_first(decisions)
+    run.decisions = _rollbacks_first(_guards(run, decisions))
     return run
 
 
 def write(run: Run, project_dir: Path, dry_run: bool = False) -> tuple[stack.EditResult, list[str]]:
-    """Apply the run's edits in one validated write, through the same steps as the commands."""
+    """Apply the run's edits in one validated write, through the same steps as the commands, to the
+    bytes the decision read (refused if the file changed since)."""
     described: list[str] = []
 
     def mutate(config: CommentedMap) -> None:
@@ -242,4 +291,4 @@ def write(run: Run, project_dir: Path, dry_run: bool = False) -> tuple[stack.Edi
                 described.extend(steps.finalize(config, d.app, run.stack))
 
     path = stack.stack_path(run.stack, project_dir)
-    return stack.edit(path, mutate, dry_run=dry_run), described
+    return stack.edit(path, mutate, dry_run=dry_run, expected=run.read), described

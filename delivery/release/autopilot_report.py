@@ -136,6 +136,7 @@ def document(run: Run, status: int, pull: dict[str, Any] | None) -> dict[str, An
     return {
         "stack": run.stack,
         "stack_file": run.stack_file,
+        "stack_path": run.target,
         "base": run.base,
         "base_commit": run.base_commit,
         "decided_at": int(run.decided_at),

@@ -1,6 +1,9 @@
 """Which stacks a change touches (the `changed-stacks` command prints them for a CI matrix).
 
-A stack is touched when its Pulumi.<stack>.yaml changed since REF; every stack is touched
+A stack is touched when its Pulumi.<stack>.yaml changed since REF: the file in the project's
+stack config directory (`stackConfigDir` of Pulumi.yaml), or, for a symlink, the link or any file
+it leads to (now or at REF). Paths are read NUL-separated (`git diff -z`), so a name git would
+quote (spaces, non-ASCII) maps to its stack like any other. Every stack is touched
 when the program changed (PROGRAM_PATHS: what `pulumi up` runs). Stacks on an existing
 cluster (`cluster.provider: existing`) are left out unless --any-cluster: CI has no
 kubeconfig for a kind or minikube context, but can still check and diff them offline.
@@ -9,12 +12,13 @@ A base of all zeros (GitHub's `before` of a new branch) means every stack.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 from delivery import stack
-from delivery.clients.git import git, require_commit
+from delivery.clients.git import chain_at, git, require_commit
 from delivery.errors import UnavailableError
 from model.settings import PROJECT
 
@@ -35,11 +39,26 @@ def deployable(project_dir: Path, stacks: list[str], any_cluster: bool = False) 
 
 
 def changed_paths(project_dir: Path, ref: str) -> list[str]:
+    """Paths that differ between `ref` and the work tree, relative to `project_dir` (`../x` for a
+    path of the repository outside it). `-z`: names as they are, never C-quoted
+    (git-diff(1), "-z"); `--no-renames`: a renamed file is its old and its new path."""
     require_commit(project_dir, ref)
-    diff = git(project_dir, "diff", "--name-only", "--relative", ref, "--")
-    if diff.returncode:
-        raise UnavailableError(f"git diff failed: {diff.stderr.strip()}")
-    return [line for line in diff.stdout.splitlines() if line]
+    top = git(project_dir, "rev-parse", "--show-toplevel")
+    diff = git(project_dir, "diff", "-z", "--name-only", "--no-renames", ref, "--")
+    if diff.returncode or top.returncode:
+        raise UnavailableError(f"git diff failed: {(diff.stderr or top.stderr).strip()}")
+    root = Path(top.stdout.strip())
+    return [os.path.relpath(root / name, Path(project_dir).resolve()) for name in diff.stdout.split("\0") if name]
+
+
+def stack_files(project_dir: Path, ref: str) -> dict[str, set[str]]:
+    """Per stack, every path (relative to `project_dir`) whose change changes its stack file:
+    the file and its symlink chain, in the work tree and at `ref`."""
+    found = {}
+    for name in stack.stack_names(project_dir):
+        relative = stack.relative_path(stack.stack_config_dir(project_dir) / f"Pulumi.{name}.yaml", project_dir)
+        found[name] = {*stack.work_tree_chain(project_dir, relative), *chain_at(project_dir, ref, relative)}
+    return found
 
 
 def touched(project_dir: Path, ref: str | None, any_cluster: bool = False) -> list[str]:
@@ -59,5 +78,6 @@ def touched(project_dir: Path, ref: str | None, any_cluster: bool = False) -> li
             file=sys.stderr,
         )
         return deployable(project_dir, stacks, any_cluster)
-    changed = {stack.stack_of(p) for p in paths}
-    return deployable(project_dir, [s for s in stacks if s in changed], any_cluster)
+    changed = set(paths)
+    files = stack_files(project_dir, ref)
+    return deployable(project_dir, [s for s in stacks if files[s] & changed], any_cluster)

@@ -257,15 +257,15 @@ def to_json(result: GateResult) -> dict[str, Any]:
     }
 
 
-def previous_step(project_dir: Path, base: str, stack_file: str, app: str, start: StepStart) -> Previous | None:
-    """GA's reference range for a canary at 100: the previous step of the same release (same canary
-    tag, canary weight between 0 and 100), from git; None when there is none."""
+def previous_step(history: step_history.History, app: str, start: StepStart) -> Previous | None:
+    """GA's reference range for a canary at 100: the previous step of the same release (the same
+    canary build, canary weight between 0 and 100), from git; None when there is none."""
     before = start.before
-    if before is None or before.canary_tag != start.after.canary_tag:
+    if before is None or not before.canary.same_as(start.after.canary):
         return None
-    if not isinstance(before.canary_weight, int) or not 0 < before.canary_weight < 100:
+    if not 0 < before.canary_weight < 100:
         return None
-    found = step_history.previous_start(project_dir, base, stack_file, app, start)
+    found = history.previous_start(app, start)
     return None if found is None else Previous(found.committed_at, start.committed_at, found.commit)
 
 
@@ -273,11 +273,12 @@ def since_step(
     project_dir: Path, base: str | None, stack_file: str, app: str, now: float
 ) -> tuple[str, Previous | None]:
     """The window since `app`'s step began on `base` (at least a minute: increase() needs samples),
-    and the previous step when the canary holds 100."""
+    and the previous step when the canary holds 100. `stack_file` is relative to `project_dir`."""
     base = step_history.resolve_base(project_dir, base)
-    start = step_history.step_starts(project_dir, base, stack_file, [app]).get(app)
+    history = step_history.read(project_dir, base, stack_file)
+    start = history.step_starts([app]).get(app)
     if start is None:
         raise UsageError(f"apps.{app} is not in {stack_file} on {base}: no step to judge since; give --window")
     window = f"{int(max(60, now - start.committed_at))}s"
-    previous = previous_step(project_dir, base, stack_file, app, start) if start.after.canary_weight == 100 else None
+    previous = previous_step(history, app, start) if start.after.canary_weight == 100 else None
     return window, previous

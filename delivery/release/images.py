@@ -4,6 +4,10 @@ For each app side with a `track` (a weighted app's `ga` and `canary`, a Flagger 
 tag), the registry's tags are listed (delivery/clients/registry.py), the semver tags inside the
 track kept, and the highest picked. A tag only moves forward: a registry that lost a tag never
 downgrades the stack.
+
+Only what `check` accepts is proposed (`admissible`): a weighted app's new canary build restarts at
+the first step (its weight is lowered to `steps.first_step` when it held more), and GA's tag moves
+only while the canary holds no traffic (else it waits, said in the output, for finalize or rollback).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from delivery.errors import UsageError
-from model.settings import Settings
+from delivery.release import steps
+from model.settings import Settings, WeightedApp
 from model.versions import Track, Version
 
 INSECURE_ENV = "DELIVERY_INSECURE_REGISTRIES"
@@ -53,6 +58,42 @@ def plan(settings: Settings, tags_of: Callable[[str], list[str]]) -> list[SideUp
             best = Track.parse(side.track).highest(listed[app.image])
             updates.append(SideUpdate(name, side_name, app.image, side.track, side.tag, best))
     return updates
+
+
+@dataclass(frozen=True)
+class Proposal:
+    tags: dict[tuple[str, str | None], str]  # (app, side or None) -> new tag
+    canary_weights: dict[str, int]  # weighted app -> the canary weight a new build restarts at
+    notes: list[str]
+
+
+def admissible(settings: Settings, updates: list[SideUpdate]) -> Proposal:
+    """The tag moves `check` accepts, with the weight changes they need."""
+    tags: dict[tuple[str, str | None], str] = {}
+    canary_weights: dict[str, int] = {}
+    notes = []
+    for u in updates:
+        if not u.changes or u.new is None:
+            continue
+        app = settings.apps[u.app]
+        if not isinstance(app, WeightedApp):
+            tags[(u.app, None)] = u.new  # Flagger analyses the new tag
+        elif u.side == "canary":
+            tags[(u.app, "canary")] = u.new
+            first = steps.first_step(settings.delivery)
+            if app.weights.canary > first:
+                canary_weights[u.app] = first
+                notes.append(
+                    f"{u.label}: a new canary build restarts at the first step: canary {app.weights.canary} -> {first}"
+                )
+        elif app.weights.canary == 0:
+            tags[(u.app, "ga")] = u.new
+        else:
+            notes.append(
+                f"{u.label}: {u.old} -> {u.new} waits: the canary holds {app.weights.canary}% of the traffic, "
+                "GA moves with the canary at 0 (after finalize or rollback)"
+            )
+    return Proposal(tags, canary_weights, notes)
 
 
 def describe(update: SideUpdate) -> str:

@@ -1,5 +1,6 @@
-"""The release steps as edits of a stack file's `config:` mapping: the one code path that
-`promote`, `rollback`, `finalize` and `autopilot --write` change weights and tags through.
+"""The release steps: the one notion of "the next step" (`next_step`), and the steps as edits of a
+stack file's `config:` mapping, the one code path that `promote`, `rollback`, `finalize` and
+`autopilot --write` change weights and tags through.
 
 Each function takes the round-trip mapping that `stack.edit` hands to its callback, changes
 one weighted app, and returns the lines that describe the change; it raises
@@ -12,6 +13,24 @@ from ruamel.yaml.comments import CommentedMap
 
 from delivery import stack
 from model import weights
+from model.settings import Delivery
+
+
+def next_step(delivery: Delivery, canary: int) -> int:
+    """The canary weight after `canary`: the smallest of `delivery.steps` above it, capped at
+    `canary + delivery.maxWeightStep` and 100. `promote --step` and autopilot move to it, and
+    `check` refuses a PR whose canary goes past it.
+
+    Both keys stay: `steps` are the weights a release walks (validated: rising from 0 to 100, each
+    rise at most maxWeightStep when steps are written); maxWeightStep caps any one move, so a stack
+    that lowers it with the default steps still moves in small steps."""
+    target = next((s for s in delivery.steps if s > canary), 100)
+    return min(target, canary + delivery.max_weight_step, 100)
+
+
+def first_step(delivery: Delivery) -> int:
+    """Where a new canary build starts: the next step from 0."""
+    return next_step(delivery, 0)
 
 
 def set_canary(config: CommentedMap, app: str, canary: int, command: str = "promote") -> list[str]:

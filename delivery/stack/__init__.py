@@ -27,12 +27,15 @@ from delivery.stack.files import (
     load_config,
     load_settings,
     parse_settings,
+    path_at,
     read_bytes,
     read_config,
+    relative_path,
     stack_config_dir,
     stack_names,
     stack_of,
     stack_path,
+    work_tree_chain,
 )
 
 __all__ = [
@@ -53,7 +56,9 @@ __all__ = [
     "load_config",
     "load_settings",
     "parse_settings",
+    "path_at",
     "read_config",
+    "relative_path",
     "require_weighted",
     "set_scalar",
     "set_tag",
@@ -66,4 +71,5 @@ __all__ = [
     "stack_path",
     "sub_mapping",
     "tag_holder",
+    "work_tree_chain",
 ]

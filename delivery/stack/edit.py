@@ -191,16 +191,27 @@ def _changed_keys(before: dict, after: dict, shared: dict[tuple[str, ...], bool]
     return tuple(("apps." if p and p[0] == APPS_KEY else "") + _key_path(p) for p in changed)
 
 
-def edit(path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = False) -> EditResult:
+def edit(
+    path: Path, mutate: Callable[[CommentedMap], None], dry_run: bool = False, expected: bytes | None = None
+) -> EditResult:
     """Apply `mutate` to the `config:` mapping of the stack file at `path`, safely.
 
     `mutate` edits the round-trip mapping in place (use `app`, `set_scalar`) and raises
     `StackFileError` to refuse. Raises StackFileError when the result is invalid; the file is then
     untouched. Returns the old and new text; `written` is False for a dry run or no change.
+
+    `expected`: the bytes a decision was taken on (promote's gate, autopilot). A file that no longer
+    holds them (a rollback merged while Prometheus was queried) is refused, exit 2, nothing written:
+    absolute weights computed from an older read must never land on a newer file.
     """
     target = writing.target_of(path)
     with writing.locked(target):
         raw = read_bytes(target)
+        if expected is not None and raw != expected:
+            raise StackFileError(
+                f"{path.name} changed since this command read it to decide (another edit, a pull or a "
+                "rollback): nothing written; run the command again to decide on the new content"
+            )
         decoded = loader.decode(raw, path.name)
         text, yaml, doc = _load(decoded.text, path)
         if doc.get("config") is None:

@@ -24,6 +24,7 @@ from model import settings as stack_settings
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _STACK_FILE = re.compile(r"Pulumi\.([A-Za-z0-9_.-]+)\.yaml")
+MAX_LINKS = 8
 
 
 @dataclass(frozen=True)
@@ -42,32 +43,65 @@ class StackFile:
 
 def stack_config_dir(project_dir: Path | str = PROJECT_DIR) -> Path:
     """Where the project's `Pulumi.<stack>.yaml` files live: `stackConfigDir` of `Pulumi.yaml`
-    (relative to the project, as the Pulumi CLI reads it), else the project directory."""
+    (relative to the project, as the Pulumi CLI reads it:
+    https://www.pulumi.com/docs/iac/concepts/projects/project-file/#attributes), else the project
+    directory. A directory without a Pulumi.yaml (a fixture directory) holds its stack files itself."""
     try:
-        project = yaml.safe_load((Path(project_dir) / "Pulumi.yaml").read_text()) or {}
-    except (OSError, ValueError, yaml.YAMLError):
+        text = (Path(project_dir) / "Pulumi.yaml").read_text()
+    except (OSError, ValueError):
+        text = ""
+    return Path(project_dir) / configured_dir(text)
+
+
+def configured_dir(project_yaml: str) -> str:
+    """`stackConfigDir` of a Pulumi.yaml's text, or "." when it sets none (or is unreadable)."""
+    try:
+        project = yaml.safe_load(project_yaml) or {}
+    except (ValueError, yaml.YAMLError):
         project = {}
     configured = project.get("stackConfigDir") if isinstance(project, dict) else None
-    return Path(project_dir) / configured if isinstance(configured, str) and configured else Path(project_dir)
+    return configured if isinstance(configured, str) and configured else "."
 
 
 def stack_path(stack: str, project_dir: Path | str = PROJECT_DIR) -> Path:
-    """`<project_dir>/Pulumi.<stack>.yaml`, which must exist (`project_dir`: the directory holding
-    the stack files, see `stack_config_dir`)."""
+    """`Pulumi.<stack>.yaml` of the project at `project_dir`, in its stack config directory
+    (`stack_config_dir`), which must exist. A symlink is returned as is: reading follows it, and an
+    edit writes through it to its target."""
     if not _STACK_NAME.fullmatch(stack or ""):
         raise StackFileError(f"--stack {stack!r} is not a stack name (letters, digits, '-', '_', '.')")
-    path = Path(project_dir) / f"Pulumi.{stack}.yaml"
+    directory = stack_config_dir(project_dir)
+    path = directory / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
         what = f" ({path.name} is {kind})" if path.exists() else ""
-        raise StackFileError(f"no stack file {path.name} in {Path(project_dir).resolve()}{what}")
+        if path.is_symlink() and not path.exists():
+            what = f" ({path.name} is a symlink to {os.readlink(path)}, which does not exist)"
+        raise StackFileError(f"no stack file {path.name} in {directory.resolve()}{what}")
     return path
 
 
 def stack_names(project_dir: Path | str = PROJECT_DIR) -> list[str]:
-    """Every stack of the project, from its `Pulumi.<stack>.yaml` files, sorted."""
-    found = (_STACK_FILE.fullmatch(p.name) for p in Path(project_dir).glob("Pulumi.*.yaml"))
+    """Every stack of the project, from the `Pulumi.<stack>.yaml` files of its stack config directory, sorted."""
+    found = (_STACK_FILE.fullmatch(p.name) for p in stack_config_dir(project_dir).glob("Pulumi.*.yaml"))
     return sorted(m.group(1) for m in found if m)
+
+
+def work_tree_chain(project_dir: Path | str, relative: str) -> list[str]:
+    """`relative` (a path under `project_dir`) and every path its symlinks lead to, relative to
+    `project_dir` (what a change to any of them changes)."""
+    chain = [os.path.normpath(relative)]
+    root = Path(project_dir)
+    for _ in range(MAX_LINKS):
+        here = root / chain[-1]
+        if not here.is_symlink():
+            return chain
+        target = os.readlink(here)
+        chain.append(
+            os.path.relpath(target, root.resolve())
+            if os.path.isabs(target)
+            else os.path.normpath(os.path.join(os.path.dirname(chain[-1]), target))
+        )
+    return chain
 
 
 def stack_of(filename: str) -> str | None:
@@ -145,8 +179,24 @@ def load(stack: str, project_dir: Path | str = PROJECT_DIR) -> StackFile:
     return StackFile(path, text, config, parse_settings(config, path.name))
 
 
+def relative_path(path: Path, project_dir: Path | str) -> str:
+    """`path` relative to `project_dir`, as git names it there (`config/Pulumi.dev.yaml`)."""
+    return os.path.relpath(Path(path).absolute(), Path(project_dir).absolute())
+
+
+def path_at(project_dir: Path, ref: str, stack: str) -> str:
+    """Stack `stack`'s file as of git `ref`, relative to `project_dir`: in the stack config
+    directory that ref's Pulumi.yaml names (a PR may move it)."""
+    from delivery.clients import git
+
+    project = git.file_at(project_dir, ref, "Pulumi.yaml")
+    directory = configured_dir(project.decode("utf-8", "replace") if project is not None else "")
+    return os.path.normpath(os.path.join(directory, f"Pulumi.{stack}.yaml"))
+
+
 def config_at(project_dir: Path, ref: str, filename: str) -> dict[str, Any] | None:
-    """The `config:` of stack file `filename` as of git `ref`, or None when it did not exist there."""
+    """The `config:` of stack file `filename` (relative to `project_dir`) as of git `ref`, or None
+    when it did not exist there. A symlink is followed in that commit's tree."""
     from delivery.clients import git
 
     raw = git.file_at(project_dir, ref, filename)

@@ -55,6 +55,7 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
         "version",
         "stack",
         "stack_file",
+        "stack_path",
         "base",
         "base_commit",
         "decided_at",
@@ -65,6 +66,7 @@ def test_write_json_promotes_edits_the_stack_file_and_describes_the_pull_request
         "pull_request",
     }
     assert (doc["stack"], doc["base"], doc["base_commit"], doc["exit_code"]) == (STACK, "HEAD", repo.head(), 0)
+    assert doc["stack_path"] == f"Pulumi.{STACK}.yaml"
     healthy, failing = doc["decisions"]
     assert (healthy["app"], healthy["action"], healthy["canary"]) == ("healthy", "promote", {"from": 10, "to": 60})
     assert healthy["bake"]["required_seconds"] == 600 and healthy["bake"]["observed_seconds"] >= STEP_AGO

@@ -25,7 +25,7 @@ def test_promote_sets_both_weights_and_nothing_else(project, delivery):
     assert "apps.podinfo.weights: GA 90 / canary 10 -> GA 40 / canary 60" in out
 
 
-def test_promote_step_raises_by_max_weight_step_capped_at_100(project, delivery):
+def test_promote_step_moves_to_the_next_of_delivery_steps(project, delivery):
     before = dev(project)
     assert delivery("promote", "--stack", "dev", "podinfo", "--step")[0] == 0
     assert dev(project) == changed(before, ("weights: {ga: 90, canary: 10}", "weights: {ga: 40, canary: 60}"))

@@ -57,3 +57,20 @@ def test_set_tags_changes_several_sides_in_one_validated_edit(project):
     with pytest.raises(stackfile.StackFileError, match="outside its track"):
         stackfile.set_tags(path, {("podinfo", "ga"): "6.13.4", ("podinfo", "canary"): "7.0.0"})
     assert dev(project) == before  # all or nothing
+
+
+def test_a_new_canary_tag_restarts_at_the_first_step(project, delivery):
+    assert delivery("promote", "--stack", "dev", "podinfo", "--canary", "60")[0] == 0
+    before = dev(project)
+    code, out, _ = delivery("set-tag", "--stack", "dev", "podinfo", "--side", "canary", "6.14.2")
+    assert code == 0 and "(a new canary build restarts at the first step)" in out
+    assert dev(project) == changed(
+        before,
+        (PODINFO["canary"], 'canary: {tag: 6.14.2, track: "6.14.x", replicas: 1}'),
+        ("weights: {ga: 40, canary: 60}", "weights: {ga: 90, canary: 10}"),
+    )
+
+
+def test_setting_ga_under_a_canary_with_traffic_warns_that_check_refuses_it(project, delivery):
+    code, _, err = delivery("set-tag", "--stack", "dev", "podinfo", "--side", "ga", "6.13.1")
+    assert code == 0 and "the pull-request check refuses a GA change" in err

@@ -52,18 +52,18 @@ def weights(ga: int, canary: int) -> tuple[str, str]:
     return PODINFO["weights"], f"weights: {{ga: {ga}, canary: {canary}}}"
 
 
-def test_a_step_within_max_weight_step_passes(repo, check):
-    edit(repo, weights(50, 50))
+def test_a_step_up_to_the_next_of_delivery_steps_passes(repo, check):
+    edit(repo, weights(40, 60))
     code, out, _ = check()
     assert code == 0
-    assert "ok    apps.podinfo.weights.canary 10 -> 50 (+40, at most +50 per PR)" in out and "check passed" in out
+    assert "ok    apps.podinfo.weights.canary 10 -> 60 (next step 60)" in out and "check passed" in out
 
 
-def test_a_canary_weight_rising_more_than_max_weight_step_fails(repo, check):
+def test_a_canary_weight_going_past_the_next_step_fails(repo, check):
     edit(repo, weights(30, 70))
     code, out, err = check()
     assert code == 1
-    assert "FAIL  apps.podinfo.weights.canary 10 -> 70 rises by 60, more than delivery.maxWeightStep 50" in out
+    assert "FAIL  apps.podinfo.weights.canary 10 -> 70 goes past the next step 60 (delivery.steps [10, 60, 100]" in out
     assert "1 problem" in err
 
 
@@ -76,14 +76,14 @@ def test_check_json_is_one_document_with_the_verdict_and_every_finding(repo, cap
     assert (doc["passed"], doc["problems"]) == (False, 1)
     failed = [f["text"] for f in doc["findings"] if f["level"] == "FAIL"]
     assert len(failed) == 1
-    assert failed[0].startswith("apps.podinfo.weights.canary 10 -> 70 rises by 60, more than delivery.maxWeightStep 50")
+    assert failed[0].startswith("apps.podinfo.weights.canary 10 -> 70 goes past the next step 60")
     assert all(set(f) == {"level", "text"} and f["level"] in ("ok", "note", "FAIL") for f in doc["findings"])
 
 
 def test_a_pr_cannot_raise_max_weight_step_and_use_it_at_once(repo, check):
     edit(repo, weights(0, 100), ("maxWeightStep: 50", "maxWeightStep: 100"))
     code, out, _ = check()
-    assert code == 1 and "more than delivery.maxWeightStep 50" in out
+    assert code == 1 and "goes past the next step 60" in out and "at most +50 per PR" in out
     assert "note  delivery.maxWeightStep 50 -> 100: this PR is held to 50" in out
 
 

@@ -44,7 +44,7 @@ config:
       hosts: ["podinfo.example.com"]
       ga: {{tag: 6.13.0, track: "6.13.x"}}   # GA follows patches of 6.13
       canary: {{tag: 6.14.0, track: "6.14.x"}}
-      weights: {{ga: 90, canary: 10}}
+      weights: {{ga: 100, canary: 0}}  # GA moves only with the canary at 0
     backend:
       namespace: prod
       strategy: canary
