@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> ExitStatus:
         print(result.report)
         if not result.passed:
             print(
-                f"error: the promotion gate failed: apps.{args.app} stays at canary {old}; {path.name} untouched",
+                f"error: the judge's verdict is {result.verdict} (only pass promotes): apps.{args.app} stays at "
+                f"canary {old}; {path.name} untouched",
                 file=sys.stderr,
             )
             return ExitStatus.FAILED

@@ -79,7 +79,9 @@ def _fake_gate(monkeypatch, passed: bool | None, calls: list):
         calls.append((app_name, prometheus_url, window, settings.apps[app_name].weights.canary))
         if passed is None:
             raise UnavailableError("cannot reach http://127.0.0.1:9/")
-        return types.SimpleNamespace(passed=passed, report=f"gate report for {app_name}")
+        return types.SimpleNamespace(
+            passed=passed, verdict="pass" if passed else "fail", report=f"gate report for {app_name}"
+        )
 
     monkeypatch.setattr(gate, "evaluate", evaluate)
 
@@ -91,7 +93,7 @@ def test_promote_behind_a_failing_gate_exits_1_and_leaves_the_file(project, deli
     code, out, err = delivery("promote", "--stack", "dev", "podinfo", "--step", "--prometheus", "http://127.0.0.1:9/")
     assert code == 1 and dev(project) == before
     assert calls == [("podinfo", "http://127.0.0.1:9/", "5m", 10)]
-    assert "gate report for podinfo" in out and "promotion gate failed" in err
+    assert "gate report for podinfo" in out and "the judge's verdict is fail (only pass promotes)" in err
 
 
 def test_promote_behind_a_passing_gate_edits(project, delivery, monkeypatch):

@@ -105,7 +105,9 @@ def test_a_healthy_canary_moved_to_another_image_a_minute_ago_is_still_baking(re
     history(repo, ("step", {"healthy": app(canary=10)}), ("step", {"healthy": app(canary=10)}), ("moved", moved))
 
     d = decision(repo, prometheus_url)
-    assert d.action == "hold" and d.reason.startswith("baking: healthy for 1m")
+    # The step (and the judge's window) starts at the move a minute ago, not at the older steps.
+    assert (d.action, d.canary_to) == ("hold", 10) and d.bake_observed < 120
+    assert d.gate_window == f"{int(max(60, d.bake_observed))}s"
 
 
 # --- the edit is made to what the decision read ---------------------------------------------------------
@@ -134,7 +136,8 @@ def test_promote_step_with_the_gate_refuses_a_rollback_written_meanwhile(repo, p
         return evaluate(*args, **kwargs)
 
     monkeypatch.setattr(gate, "evaluate", slow_gate)
-    args = ["promote", "--stack", STACK, "healthy", "--step", "--prometheus", prometheus_url]
+    # Ten minutes of the healthy scenario: enough counts for the judge to pass it.
+    args = ["promote", "--stack", STACK, "healthy", "--step", "--prometheus", prometheus_url, "--window", "10m"]
     code = main([*args, "--project-dir", str(repo.path)])
 
     assert code == 2 and "changed since this command read it" in capsys.readouterr().err
