@@ -11,7 +11,6 @@ created, and granting the role is the cluster owner's step (the docs give the gc
 from __future__ import annotations
 
 import pulumi
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from model.settings import App, Gcp
@@ -41,6 +40,9 @@ def app_service_account(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     if email and gke is not None:
+        # Imported here: the GCP SDK is the heaviest import, and a stack on an existing cluster never needs it.
+        import pulumi_gcp as gcp
+
         gcp.serviceaccount.IAMMember(
             f"{name}-workload-identity",
             service_account_id=f"projects/{gke.project}/serviceAccounts/{email}",
