@@ -67,9 +67,14 @@ def has_credentials(text: str) -> bool:
     return False
 
 
+# App keys whose names mention a secret but whose values name one (a Secret, a credential) or hold
+# Flagger's list of checks: a value under them is shown unless its own key is a secret's.
+_REFERENCE_KEYS = frozenset({"webhooks", "secretEnv", "secret", "secretRef", "credentialName", "imagePullSecrets"})
+
+
 def is_secret_key(path: str) -> bool:
     """Whether the value at key path `path` (`slackWebhookUrl`, `notifications.slackWebhookUrl`) is a secret."""
-    return any(_SECRET_KEY.fullmatch(part) for part in re.split(r"[.:]", path) if part)
+    return any(_SECRET_KEY.fullmatch(part) and part not in _REFERENCE_KEYS for part in re.split(r"[.:]", path) if part)
 
 
 def shown(path: str, value: Any) -> str:
@@ -92,7 +97,8 @@ class ConfigError(Exception):
 
 
 def _camel_path(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc)
+    # pydantic marks a mapping key's own error with a `[key]` part: the key is the path's last part.
+    return ".".join(str(part) for part in loc if part != "[key]")
 
 
 def _describe(err: Any, model: type[BaseModel] | None, path: str = "") -> str:
