@@ -3,6 +3,8 @@ thresholds, metrics and webhooks, HTTPS for their hosts, and a verify that passe
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import reference_file
 
@@ -150,3 +152,16 @@ def test_verify_checks_the_gateway_canaries_and_templates_against_their_crds(tea
         assert f"{ref} (program resource" in validated and "CustomResourceDefinition" in validated, ref
     # The gateway's Service forwards 443 (the chart's default ports): the HTTPS servers are reachable.
     assert any("public-gateway port 443 is forwarded" in line for line in team_verified.report.references)
+
+
+def test_the_verify_command_exits_0_and_prints_the_external_references(tmp_path, capsys, monkeypatch):
+    from delivery.__main__ import main
+    from tests.support.project import TEAM_DIR
+
+    monkeypatch.setenv("ISTIO_CANARY_CHARTS", str(reference_file("charts/base-1.30.3.tgz").parent))
+    assert main(["verify", "--stack", "team", "--stack-dir", str(TEAM_DIR), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "8 external references (objects this program does not create):" in out
+    assert "  Deployment payments/api reads env from Secret payments/api-env" in out
+    report = json.loads((tmp_path / "verify.json").read_text())
+    assert len(report["external"]) == 8 and report["defects"] == []
