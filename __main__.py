@@ -17,9 +17,9 @@ settings = config.load()
 cluster = build_cluster(settings.cluster, settings.gcp)
 on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
 
-mesh = Mesh("mesh", settings.platform, opts=on_cluster)
+mesh = Mesh("mesh", settings.platform, settings.https_servers(), opts=on_cluster)
 observability = Observability("observability", settings.platform, alert_rules.alerting_rules(settings), opts=on_cluster)
-namespaces = AppNamespaces("namespaces", settings.apps, mesh.istiod, opts=on_cluster)
+namespaces = AppNamespaces("namespaces", settings, mesh.istiod, opts=on_cluster)
 flagger = Flagger(
     "flagger",
     settings,
@@ -29,7 +29,7 @@ flagger = Flagger(
     namespaces.flagger_namespaces,
     opts=on_cluster,
 )
-apps = {name: build_app(name, app, namespaces, mesh, flagger, opts=on_cluster) for name, app in settings.apps.items()}
+apps = {n: build_app(n, app, namespaces, mesh, flagger, settings.gcp, on_cluster) for n, app in settings.apps.items()}
 
 if cluster.kubeconfig is not None:  # GKE only: an existing cluster's kubeconfig stays the user's
     pulumi.export("kubeconfig", cluster.kubeconfig)

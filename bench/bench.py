@@ -8,7 +8,7 @@
 - `diff` wall time (two renders in one process: imports are paid once) against one preview;
 - resource count and the longest dependency chain (dependencies and provider edges), which
   bounds how long a first `pulumi up` must wait in sequence;
-- blast radius of the two everyday PRs: a weight edit and a canary tag edit, and of each weights
+- blast radius of the everyday PRs: a weight edit, a canary tag edit and a container-spec edit, and of each weights
   transition of a release (canary 0 to 10, 10 to 60, rollbacks from 60 and from 100 to 0).
 """
 
@@ -142,7 +142,13 @@ def main() -> int:
             v = Version.parse(side["tag"])
             side["tag"] = f"{v.major}.{v.minor}.{v.patch + 1}"
 
-        for label, mutate in (("weights edit", shift_weights), ("canary tag edit", bump_canary)):
+        def add_env(config):
+            # A container-spec edit (env, args, resources...): both sides' Deployments, nothing else.
+            app = config["istio-canary:apps"][weighted]
+            app["env"] = {**app.get("env", {}), "BENCH_EDIT": "1"}
+
+        edits = (("weights edit", shift_weights), ("canary tag edit", bump_canary), ("container env edit", add_env))
+        for label, mutate in edits:
             changed = blast_radius(args.stack, mutate)
             print(f"blast radius of a {label} on {weighted}: {len(changed)} resource(s): {', '.join(changed) or '-'}")
 

@@ -8,7 +8,7 @@
   the Deployment, its HPA and the `Canary`; Flagger owns the Services, the VirtualService and
   the DestinationRule it generates (defining them too makes the two fight: fluxcd/flagger#1715).
 
-Every app runs the podinfo contract: HTTP on 9898, `/readyz`, `/healthz`, `/version`.
+Every app's pods are its `Workload` keys (port, probes, env...), built by components/pods.py.
 """
 
 from __future__ import annotations
@@ -18,24 +18,23 @@ import pulumi_kubernetes as k8s
 
 from components.flagger import Flagger
 from components.flagger_apps import ABTest, ProgressiveCanary
+from components.identity import app_service_account
 from components.mesh import PUBLIC_GATEWAY, Mesh
 from components.namespaces import AppNamespaces
 from components.pods import (
     ISTIO_API,
     LOADTEST_IMAGE,
-    LOADTEST_RUN,
-    PORT,
-    PORT_NAME,
-    _app_pod,
-    _container,
-    _gateway_url,
-    _pod_spec,
-    _restricted,
+    app_pod_template,
+    gateway_url,
     injected_pod_annotations,
+    load_command,
+    pod_template,
+    port_name,
+    restricted,
     service_host,
     version_label,
 )
-from model.settings import ABApp, App, Side, WeightedApp
+from model.settings import ABApp, App, Gcp, Side, WeightedApp
 
 
 class WeightedRelease(pulumi.ComponentResource):
@@ -45,20 +44,22 @@ class WeightedRelease(pulumi.ComponentResource):
         self,
         name: str,
         app: WeightedApp,
-        namespace: k8s.core.v1.Namespace,
+        ns: pulumi.Output[str],
         mesh: Mesh,
+        gke: Gcp | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("istio-canary:apps:WeightedRelease", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Istio kinds exist once istio-base has installed their CRDs.
         istio_crds = pulumi.ResourceOptions(parent=self, depends_on=[mesh.base])
-        ns = namespace.metadata.name
         host = service_host(name, app.namespace)
+        account = app_service_account(name, app, ns, gke, self)
+        account_name = account.metadata.name if account is not None else None
 
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         for track, side in app.sides().items():
-            self.deployments[track] = self._side(name, app, track, side, ns, child, mesh.istio_version)
+            self.deployments[track] = self._side(name, app, track, side, ns, account_name, child, mesh.istio_version)
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-{track}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-{track}", namespace=ns),
@@ -76,7 +77,7 @@ class WeightedRelease(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ns, labels={"app": name}),
             spec=k8s.core.v1.ServiceSpecArgs(
                 selector={"app": name},
-                ports=[k8s.core.v1.ServicePortArgs(name=PORT_NAME, port=PORT, target_port=PORT_NAME)],
+                ports=[k8s.core.v1.ServicePortArgs(name=port_name(app), port=app.port, target_port=port_name(app))],
             ),
             opts=child,
         )
@@ -103,11 +104,11 @@ class WeightedRelease(pulumi.ComponentResource):
                         "name": "weighted",
                         "route": [
                             {
-                                "destination": {"host": host, "subset": "ga", "port": {"number": PORT}},
+                                "destination": {"host": host, "subset": "ga", "port": {"number": app.port}},
                                 "weight": app.weights.ga,
                             },
                             {
-                                "destination": {"host": host, "subset": "canary", "port": {"number": PORT}},
+                                "destination": {"host": host, "subset": "canary", "port": {"number": app.port}},
                                 "weight": app.weights.canary,
                             },
                         ],
@@ -123,12 +124,14 @@ class WeightedRelease(pulumi.ComponentResource):
                 depends_on=[mesh.base, *self.deployments.values()],
             ),
         )
-        self.load_generator = self._load_generator(name, app, ns, child, mesh.istio_version)
+        self.load_generator = (
+            self._load_generator(name, app, ns, child, mesh.istio_version) if app.loadtest is not None else None
+        )
 
         self.exports = {
             "strategy": app.strategy,
             "namespace": app.namespace,
-            "url": _gateway_url(app.hosts, mesh.ingress_address),
+            "url": gateway_url(app, mesh.ingress_address),
             "weights": {"ga": app.weights.ga, "canary": app.weights.canary},
             "tags": {track: side.tag for track, side in app.sides().items()},
         }
@@ -141,6 +144,7 @@ class WeightedRelease(pulumi.ComponentResource):
         track: str,
         side: Side,
         ns: pulumi.Input[str],
+        account: pulumi.Output[str] | None,
         child: pulumi.ResourceOptions,
         istio_version: str,
     ) -> k8s.apps.v1.Deployment:
@@ -159,7 +163,7 @@ class WeightedRelease(pulumi.ComponentResource):
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
                 ),
-                template=_app_pod(labels, _container("podinfod", app.image, side.tag), istio_version),
+                template=app_pod_template(name, app, side.tag, labels, account, istio_version=istio_version),
             ),
             opts=child,
         )
@@ -168,12 +172,11 @@ class WeightedRelease(pulumi.ComponentResource):
     def _load_generator(
         name: str, app: WeightedApp, ns: pulumi.Input[str], child: pulumi.ResourceOptions, istio_version: str
     ) -> k8s.apps.v1.Deployment:
-        # hey's -q is per worker: split the configured total rate across the workers.
-        per_worker = f"{app.loadtest.qps / app.loadtest.concurrency:.3f}".rstrip("0").rstrip(".")
-        url = f"http://{name}.{app.namespace}:{PORT}/version"
-        script = (
-            f"while true; do hey -z {LOADTEST_RUN} -q {per_worker} -c {app.loadtest.concurrency} {url}; sleep 1; done"
+        assert app.loadtest is not None  # only built when the stack asks for load
+        run = load_command(
+            app, f"{name}.{app.namespace}", app.loadtest.qps, app.loadtest.concurrency, app.loadtest.path
         )
+        script = f"while true; do {run}; sleep 1; done"
         labels = {"app": f"{name}-loadtest"}
         return k8s.apps.v1.Deployment(
             f"{name}-loadtest",
@@ -181,25 +184,22 @@ class WeightedRelease(pulumi.ComponentResource):
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels, annotations=injected_pod_annotations(istio_version)
-                    ),
-                    spec=_pod_spec(
-                        [
-                            k8s.core.v1.ContainerArgs(
-                                name="hey",
-                                image=LOADTEST_IMAGE,
-                                image_pull_policy="IfNotPresent",
-                                command=["/bin/sh", "-c", script],
-                                resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={"cpu": "10m", "memory": "32Mi"},
-                                    limits={"cpu": "200m", "memory": "64Mi"},
-                                ),
-                                security_context=_restricted(),
-                            )
-                        ]
-                    ),
+                template=pod_template(
+                    labels,
+                    annotations=injected_pod_annotations(istio_version),
+                    containers=[
+                        k8s.core.v1.ContainerArgs(
+                            name="ghz" if app.protocol == "grpc" else "hey",
+                            image=LOADTEST_IMAGE,
+                            image_pull_policy="IfNotPresent",
+                            command=["/bin/sh", "-c", script],
+                            resources=k8s.core.v1.ResourceRequirementsArgs(
+                                requests={"cpu": "10m", "memory": "32Mi"},
+                                limits={"cpu": "200m", "memory": "64Mi"},
+                            ),
+                            security_context=restricted(),
+                        )
+                    ],
                 ),
             ),
             opts=child,
@@ -212,11 +212,12 @@ def build_app(
     namespaces: AppNamespaces,
     mesh: Mesh,
     flagger: Flagger,
+    gke: Gcp | None = None,
     opts: pulumi.ResourceOptions | None = None,
 ) -> pulumi.ComponentResource:
-    """The component for one app, by its strategy."""
-    namespace = namespaces.namespaces[app.namespace]
+    """The component for one app, by its strategy. `gke`: the GKE project, for Workload Identity."""
+    ns = namespaces.name_of(app.namespace)
     if isinstance(app, WeightedApp):
-        return WeightedRelease(name, app, namespace, mesh, opts)
+        return WeightedRelease(name, app, ns, mesh, gke, opts)
     component = ABTest if isinstance(app, ABApp) else ProgressiveCanary
-    return component(name, app, namespace, mesh, flagger, opts)
+    return component(name, app, ns, mesh, flagger, gke, opts)

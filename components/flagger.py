@@ -53,10 +53,10 @@ class Flagger(pulumi.ComponentResource):
         cluster_name: str,
         prometheus_url: str,
         mesh: Mesh,
-        loadtester_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        loadtester_namespaces: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ):
-        """`loadtester_namespaces`: the namespaces hosting a Flagger app, by name; each gets a load tester."""
+        """`loadtester_namespaces`: the namespaces whose Flagger apps run load tester commands, by name."""
         super().__init__("istio-canary:flagger:Flagger", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = mesh.namespace.metadata.name
@@ -99,6 +99,7 @@ class Flagger(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[mesh.base]),
         )
 
+        self.prometheus_url = prometheus_url
         self.metric_template_namespace = NAMESPACE
         self.metric_templates = {
             metric: k8s.apiextensions.CustomResource(
@@ -129,14 +130,14 @@ class Flagger(pulumi.ComponentResource):
         return loadtester_url(namespace)
 
     def _loadtester(
-        self, ns: str, namespace: k8s.core.v1.Namespace, platform: Platform, mesh: Mesh
+        self, ns: str, namespace: pulumi.Output[str], platform: Platform, mesh: Mesh
     ) -> k8s.helm.v3.Release:
         release = helm.release(
             f"{LOADTESTER}-{ns}",
             name=LOADTESTER,
             chart="loadtester",
             platform=platform,
-            namespace=namespace.metadata.name,
+            namespace=namespace,
             values={
                 "fullnameOverride": LOADTESTER,  # the Service name in loadtester_url()
                 "service": {"port": LOADTESTER_PORT},
@@ -155,7 +156,7 @@ class Flagger(pulumi.ComponentResource):
             f"{LOADTESTER}-{ns}-plaintext",
             api_version="security.istio.io/v1",
             kind="PeerAuthentication",
-            metadata={"name": LOADTESTER, "namespace": namespace.metadata.name},
+            metadata={"name": LOADTESTER, "namespace": namespace},
             spec={
                 "selector": {"matchLabels": dict(LOADTESTER_POD_LABELS)},
                 "portLevelMtls": {str(LOADTESTER_CONTAINER_PORT): {"mode": "PERMISSIVE"}},

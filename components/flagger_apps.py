@@ -12,23 +12,21 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.flagger import Flagger
+from components.identity import app_service_account
 from components.mesh import PUBLIC_GATEWAY, Mesh
 from components.pods import (
     FLAGGER_API,
-    HPA_CPU_PERCENT,
-    HPA_MAX,
-    HPA_MIN,
-    METRIC_INTERVAL,
-    METRIC_LIMITS,
-    PORT,
-    PORT_NAME,
-    _app_pod,
-    _container,
-    _gateway_url,
-    _meta,
+    app_pod_template,
+    gateway_url,
+    load_command,
+    metadata_field,
+    port_name,
     version_label,
 )
-from model.settings import ABApp, CanaryApp
+from model.settings import ABApp, CanaryApp, Gcp
+
+# The default check while traffic shifts: load on the canary for the metrics to judge.
+DEFAULT_LOAD_QPS, DEFAULT_LOAD_CONCURRENCY, DEFAULT_LOAD_TIMEOUT = 20, 2, "5s"
 
 
 class ProgressiveCanary(pulumi.ComponentResource):
@@ -40,15 +38,16 @@ class ProgressiveCanary(pulumi.ComponentResource):
         self,
         name: str,
         app: CanaryApp | ABApp,
-        namespace: k8s.core.v1.Namespace,
+        ns: pulumi.Output[str],
         mesh: Mesh,
         flagger: Flagger,
+        gke: Gcp | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        ns = namespace.metadata.name
         labels = {"app": name}
+        account = app_service_account(name, app, ns, gke, self)
 
         self.deployment = k8s.apps.v1.Deployment(
             name,
@@ -65,10 +64,13 @@ class ProgressiveCanary(pulumi.ComponentResource):
             # would be reapplied by every `pulumi up` and fight them.
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                template=_app_pod(
+                template=app_pod_template(
+                    name,
+                    app,
+                    app.tag,
                     {**labels, "version": version_label(app.tag)},
-                    _container("podinfod", app.image, app.tag),
-                    mesh.istio_version,
+                    account.metadata.name if account is not None else None,
+                    istio_version=mesh.istio_version,
                 ),
             ),
             opts=child,
@@ -82,15 +84,15 @@ class ProgressiveCanary(pulumi.ComponentResource):
                     kind="Deployment",
                     name=self.deployment.metadata.name,
                 ),
-                min_replicas=HPA_MIN,
-                max_replicas=HPA_MAX,
+                min_replicas=app.autoscaling.min_replicas,
+                max_replicas=app.autoscaling.max_replicas,
                 metrics=[
                     k8s.autoscaling.v2.MetricSpecArgs(
                         type="Resource",
                         resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
                             name="cpu",
                             target=k8s.autoscaling.v2.MetricTargetArgs(
-                                type="Utilization", average_utilization=HPA_CPU_PERCENT
+                                type="Utilization", average_utilization=app.autoscaling.cpu
                             ),
                         ),
                     )
@@ -99,10 +101,8 @@ class ProgressiveCanary(pulumi.ComponentResource):
             opts=child,
         )
 
-        templates = flagger.metric_templates
-        loadtester = flagger.loadtester_url(app.namespace)
-        canary_url = f"http://{name}-canary.{app.namespace}:{PORT}"
-        service: dict[str, Any] = {"port": PORT, "targetPort": PORT, "portName": PORT_NAME}
+        templates = {**flagger.metric_templates, **self._custom_templates(name, app, ns, flagger)}
+        service: dict[str, Any] = {"port": app.port, "targetPort": app.port, "portName": port_name(app)}
         if app.hosts:
             # Listing a gateway replaces Istio's implicit `mesh`: name it too, so in-cluster
             # callers get the same routing; except with host '*', which Istio rejects on `mesh`.
@@ -114,34 +114,17 @@ class ProgressiveCanary(pulumi.ComponentResource):
             **self._strategy_analysis(app),
             "metrics": [
                 {
-                    "name": metric,
+                    "name": metric.name,
                     "templateRef": {
-                        "name": _meta(templates[metric], "name"),
-                        "namespace": _meta(templates[metric], "namespace"),
+                        "name": metadata_field(templates[metric.name], "name"),
+                        "namespace": metadata_field(templates[metric.name], "namespace"),
                     },
-                    "thresholdRange": {"max": limit},
-                    "interval": METRIC_INTERVAL,
+                    "thresholdRange": metric.threshold_range.model_dump(exclude_none=True),
+                    "interval": metric.interval,
                 }
-                for metric, limit in METRIC_LIMITS.items()
+                for metric in app.analysis.metrics
             ],
-            "webhooks": [
-                {
-                    # Gate before any traffic moves: the new version must answer podinfo's API.
-                    "name": "conformance-test",
-                    "type": "pre-rollout",
-                    "url": loadtester,
-                    "timeout": "30s",
-                    "metadata": {"type": "bash", "cmd": f"curl -sfd 'test' {canary_url}/token | grep token"},
-                },
-                {
-                    # Traffic for the metrics to judge; the loadtester skips a command already running.
-                    "name": "load-test",
-                    "type": "rollout",
-                    "url": loadtester,
-                    "timeout": "5s",
-                    "metadata": {"cmd": f"hey -z 1m -q 10 -c 2 {canary_url}/"},
-                },
-            ],
+            "webhooks": self._webhooks(name, app, flagger.loadtester_url(app.namespace)),
         }
         self.canary = k8s.apiextensions.CustomResource(
             name,
@@ -166,10 +149,44 @@ class ProgressiveCanary(pulumi.ComponentResource):
         self.exports = {
             "strategy": app.strategy,
             "namespace": app.namespace,
-            "url": _gateway_url(app.hosts, mesh.ingress_address),
+            "url": gateway_url(app, mesh.ingress_address),
             "tags": {"target": app.tag},
         }
         self.register_outputs({"exports": self.exports})
+
+    def _custom_templates(
+        self, name: str, app: CanaryApp | ABApp, ns: pulumi.Output[str], flagger: Flagger
+    ) -> dict[str, k8s.apiextensions.CustomResource]:
+        """A MetricTemplate of the app's own for each metric with a `query`, in its namespace."""
+        return {
+            metric.name: k8s.apiextensions.CustomResource(
+                f"{name}-{metric.name}",
+                api_version=FLAGGER_API,
+                kind="MetricTemplate",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-{metric.name}", namespace=ns),
+                spec={"provider": {"type": "prometheus", "address": flagger.prometheus_url}, "query": metric.query},
+                # The MetricTemplate kind is a CRD of the Flagger release (`crd.create`).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[flagger.release]),
+            )
+            for metric in app.analysis.metrics
+            if metric.query is not None
+        }
+
+    @staticmethod
+    def _webhooks(name: str, app: CanaryApp | ABApp, loadtester: str) -> list[dict[str, Any]]:
+        """The stack's webhooks in Flagger's shape (a `cmd` runs on the namespace's load tester),
+        or by default one load test of the canary: traffic for the metrics to judge (the load
+        tester skips a command that is still running)."""
+        if app.analysis.webhooks is None:
+            run = load_command(app, f"{name}-canary.{app.namespace}", DEFAULT_LOAD_QPS, DEFAULT_LOAD_CONCURRENCY)
+            default = {"name": "load-test", "type": "rollout", "url": loadtester, "timeout": DEFAULT_LOAD_TIMEOUT}
+            return [{**default, "metadata": {"cmd": run}}]
+        hooks = []
+        for hook in app.analysis.webhooks:
+            metadata = {**hook.metadata, **({"cmd": hook.cmd} if hook.cmd is not None else {})}
+            entry = {"name": hook.name, "type": hook.type, "url": hook.url or loadtester, "timeout": hook.timeout}
+            hooks.append({**entry, "metadata": metadata} if metadata else entry)
+        return hooks
 
     @staticmethod
     def _strategy_analysis(app: CanaryApp | ABApp) -> dict[str, Any]:

@@ -7,6 +7,8 @@ come from one constant, so they cannot drift apart (the trap of a Gateway that r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -83,6 +85,38 @@ def _gateway_size(platform: Platform) -> dict:
     return size
 
 
+def gateway_servers(https: Mapping[str, tuple[str, ...]]) -> list[dict]:
+    """The public Gateway's servers: plain HTTP for every host on 80, and per TLS credential an
+    HTTPS server on 443 for its hosts, which port 80 redirects to HTTPS.
+
+    One server cannot both redirect some hosts and serve others, so the redirected hosts get a
+    port-80 server of their own beside the `*` one. A host matched by both gets one virtual host,
+    which requires TLS as soon as any matching server sets httpsRedirect (istio/istio
+    pilot/pkg/networking/core/gateway.go, buildGatewayHTTPRouteConfig: `vHostDedupMap`).
+    """
+    servers: list[dict] = [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]
+    redirected = sorted(host for hosts in https.values() for host in hosts)
+    if redirected:
+        servers.append(
+            {
+                "port": {"number": 80, "name": "http-redirect", "protocol": "HTTP"},
+                "hosts": redirected,
+                "tls": {"httpsRedirect": True},
+            }
+        )
+    # Server port names must be unique within a Gateway: one per credential, numbered in name order.
+    for i, (credential, hosts) in enumerate(sorted(https.items())):
+        servers.append(
+            {
+                "port": {"number": 443, "name": f"https-{i}", "protocol": "HTTPS"},
+                "hosts": sorted(hosts),
+                # The Secret `credential` (tls.crt, tls.key) lives in the gateway's namespace.
+                "tls": {"mode": "SIMPLE", "credentialName": credential},
+            }
+        )
+    return servers
+
+
 def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.Output[str]:
     if service_type == "LoadBalancer":
 
@@ -96,9 +130,16 @@ def _ingress_address(service: k8s.core.v1.Service, service_type: str) -> pulumi.
 
 
 class Mesh(pulumi.ComponentResource):
-    """Istio installed by Helm in `istio-system`, with a public HTTP Gateway."""
+    """Istio installed by Helm in `istio-system`, with a public Gateway: HTTP, and HTTPS for the
+    hosts of each TLS credential (`https`: credential name -> hosts, `Settings.https_servers`)."""
 
-    def __init__(self, name: str, platform: Platform, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        platform: Platform,
+        https: Mapping[str, tuple[str, ...]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("istio-canary:mesh:Mesh", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # The proxy version injected pods run (components/pods.py, injected_pod_annotations).
@@ -159,7 +200,7 @@ class Mesh(pulumi.ComponentResource):
             metadata={"name": PUBLIC_GATEWAY_NAME, "namespace": namespace},
             spec={
                 "selector": dict(GATEWAY_POD_LABELS),
-                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+                "servers": gateway_servers(https or {}),
             },
             # The Gateway kind is one of the CRDs the base chart installs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.base]),

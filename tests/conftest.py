@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from delivery import stack  # noqa: E402
 from delivery.plan import engine  # noqa: E402
-from tests.support.project import FIXTURES_DIR, REFERENCE_DIR  # noqa: E402
+from tests.support.project import FIXTURES_DIR, REFERENCE_DIR, TEAM_DIR  # noqa: E402
 
 # Fixtures shared by the test files of one directory live beside them in a support module and are
 # registered here: a second conftest.py would shadow this one's `from conftest import reference_file`.
@@ -44,6 +44,17 @@ def dev_plan() -> engine.Plan:
 @pytest.fixture(scope="session")
 def local_plan() -> engine.Plan:
     return engine.render("local", stack_dir=FIXTURES_DIR)
+
+
+@pytest.fixture(scope="session")
+def team_config() -> dict:
+    """A team's own services, none of them podinfo: every app key used once (tests/fixtures/team)."""
+    return stack.load_config("team", TEAM_DIR)
+
+
+@pytest.fixture(scope="session")
+def team_plan() -> engine.Plan:
+    return engine.render("team", stack_dir=TEAM_DIR)
 
 
 @pytest.fixture(scope="session")

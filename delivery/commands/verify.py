@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> ExitStatus:
         f"{len(report.validated)} objects validated, {len(report.references)} references resolved, "
         f"{len(report.edges)} ordering edges proven."
     )
+    if report.external:
+        # Objects the team makes outside this program: verify names them so a reviewer can check they exist.
+        print(f"{len(report.external)} external references (objects this program does not create):")
+        print("\n".join(f"  {line}" for line in report.external))
     print(f"Wrote {out_dir}/rendered/ and {out_dir}/verify.json")
     if report.defects:
         print(f"\n{len(report.defects)} defects:", file=sys.stderr)

@@ -121,7 +121,7 @@ def apps(settings: Settings, outputs: dict[str, Any] | None) -> list[AppStatus]:
         if url is not None:
             urls = [url]
         else:
-            urls = [f"http://{h}/" for h in app.hosts if h != "*"]
+            urls = [f"{'https' if app.tls else 'http'}://{h}/" for h in app.hosts if h != "*"]
             if "*" in app.hosts:
                 urls.append(f"http://{address}/" if address else "http://<ingress address>/")
         found.append(AppStatus(name, app.strategy, app.namespace, ga, canary, split, traffic, urls))

@@ -220,8 +220,8 @@ def parse(text: str, source: str, yaml: YAML | None = None) -> Any:
         raise StackFileError(f"{source} is not valid YAML: {_yaml_problem(exc)}") from None
     except (YAMLError, RecursionError) as exc:
         raise StackFileError(f"{source} is not valid YAML: {type(exc).__name__}") from None
-    except (ValueError, TypeError, OverflowError):
-        # ruamel.yaml resolves some odd plain scalars (`._`) as numbers it then cannot build.
+    except (ValueError, TypeError, OverflowError, IndexError):
+        # ruamel.yaml resolves some odd plain scalars (`._`, `-_`) as numbers it then cannot build.
         raise StackFileError(f"{source}: a plain scalar reads as a number YAML cannot build: quote it") from None
 
 

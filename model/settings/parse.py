@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from model.settings.fields import DNS_1035_LABEL, PROJECT_ID, REGION, ZONE, Problems, StrictModel
 from model.settings.schema import (
+    DEFAULT_NAMESPACE,
     HA_KEYS,
     HA_MIN_REPLICAS,
     LOADTESTER_APP_LABEL,
@@ -28,8 +29,10 @@ from model.settings.schema import (
     App,
     Cluster,
     Gcp,
+    NamespaceSpec,
     Platform,
     Settings,
+    is_reserved_namespace,
     owned_names,
 )
 
@@ -70,9 +73,14 @@ def has_credentials(text: str) -> bool:
     return False
 
 
+# App keys whose names mention a secret but whose values name one (a Secret, a credential) or hold
+# Flagger's list of checks: a value under them is shown unless its own key is a secret's.
+_REFERENCE_KEYS = frozenset({"webhooks", "secretEnv", "secret", "secretRef", "credentialName", "imagePullSecrets"})
+
+
 def is_secret_key(path: str) -> bool:
     """Whether the value at key path `path` (`slackWebhookUrl`, `notifications.slackWebhookUrl`) is a secret."""
-    return any(_SECRET_KEY.fullmatch(part) for part in re.split(r"[.:]", path) if part)
+    return any(_SECRET_KEY.fullmatch(part) and part not in _REFERENCE_KEYS for part in re.split(r"[.:]", path) if part)
 
 
 def shown(path: str, value: Any) -> str:
@@ -95,7 +103,8 @@ class ConfigError(Exception):
 
 
 def _camel_path(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc)
+    # pydantic marks a mapping key's own error with a `[key]` part: the key is the path's last part.
+    return ".".join(str(part) for part in loc if part != "[key]")
 
 
 def _describe(err: Any, model: type[BaseModel] | None, path: str = "") -> str:
@@ -157,7 +166,9 @@ def _validate(model: type[StrictModel], value: Any, path: str, problems: list[tu
             found = (err.get("ctx") or {}).get("error")
             if err["type"] == "value_error" and isinstance(found, Problems):
                 # A model validator's cross-field rules, each at its own key path.
-                problems.extend((_camel_path((path, *loc, rel)), message) for rel, message in found.problems)
+                problems.extend(
+                    (_camel_path((path, *loc, *([rel] if rel else []))), message) for rel, message in found.problems
+                )
                 continue
             if err["type"] == "too_short" and any(
                 len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors
@@ -290,6 +301,31 @@ def _check_across_apps(apps: Mapping[str, App], problems: list) -> None:
                 problems.append((f"apps.{name}.hosts", f"{host!r} is already routed by apps.{other}"))
 
 
+def _parse_namespaces(raw: Any, apps: Mapping[str, App], problems: list) -> dict[str, NamespaceSpec]:
+    """`namespaces`: which app namespaces exist already (`create: false`); each must hold an app."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.append(("namespaces", "must be a mapping of namespace name to {create: false}"))
+        return {}
+    used = {app.namespace for app in apps.values()}
+    found = {}
+    for name, value in raw.items():
+        path = f"namespaces.{name}"
+        spec = _validate(NamespaceSpec, value, path, problems)
+        if spec is None:
+            continue
+        if not isinstance(name, str) or is_reserved_namespace(name):
+            problems.append((path, f"{shown(path, name)} is reserved for the platform"))
+        elif name not in used:
+            problems.append((path, f"no app runs in {name!r}; list only app namespaces ({', '.join(sorted(used))})"))
+        elif name == DEFAULT_NAMESPACE and spec.create:
+            problems.append((f"{path}.create", "'default' always exists and is never created or deleted: drop it"))
+        else:
+            found[name] = spec
+    return found
+
+
 def parse(
     values: Mapping[str, Any],
     secret_keys: frozenset[str] = frozenset(),
@@ -325,6 +361,7 @@ def parse(
             if app is not None:
                 apps[name] = app
         _check_across_apps(apps, problems)
+    namespaces = _parse_namespaces(ours.get("namespaces"), apps, problems)
 
     has_webhook = "slackWebhookUrl" in ours
     if has_webhook:
@@ -347,6 +384,7 @@ def parse(
         notifications=sections["notifications"],
         has_slack_webhook=has_webhook,
         slack_webhook_url=slack_webhook_url,
+        namespaces=namespaces,
     )
 
 

@@ -35,6 +35,7 @@ from model.settings.fields import (
     Weight,
     duration_seconds,
 )
+from model.settings.workload import Autoscaling, FlaggerChecks, Workload
 from model.versions import Track
 
 # Namespaces the platform owns; an app placed there would share them with istiod, Flagger or
@@ -147,10 +148,11 @@ class Weights(StrictModel):
 class LoadTest(StrictModel):
     qps: int = Field(5, ge=1, le=1000)
     concurrency: int = Field(2, ge=1, le=100)
+    path: str = Field("/", pattern=r"^/[^\s]*$")
 
 
-class _AppModel(StrictModel):
-    """What every app strategy shares: a namespace of its own and tags inside their tracks."""
+class _AppModel(Workload):
+    """What every app strategy shares: a namespace, tags inside their tracks, and its pods (`Workload`)."""
 
     namespace: DnsLabel
 
@@ -180,6 +182,7 @@ class _AppModel(StrictModel):
                 )
             elif not Track.parse(side.track).admits_tag(side.tag):
                 problems.append((tag_path, f"{side.tag!r} is outside its track {side.track!r}"))
+        problems.extend(self.workload_rules(getattr(self, "hosts", ())))
         problems.extend(self._rules())
         if problems:
             raise Problems(problems)
@@ -193,7 +196,8 @@ class WeightedApp(_AppModel):
     ga: Side
     canary: Side
     weights: Weights
-    loadtest: LoadTest = LoadTest()
+    # None: no load generator; the app's own clients make its traffic.
+    loadtest: LoadTest | None = None
     autopilot: bool = True  # false: `delivery autopilot` leaves this app to people
 
     def sides(self) -> dict[str, Side]:
@@ -215,20 +219,22 @@ class WeightedApp(_AppModel):
                 (
                     "hosts",
                     "'*' is not allowed for a weighted app (its VirtualService also "
-                    "routes in-mesh traffic); name the hosts, e.g. podinfo.example.com",
+                    "routes in-mesh traffic); name the hosts, e.g. api.example.com",
                 )
             )
+        if self.loadtest is not None and self.protocol == "grpc" and "path" in self.loadtest.model_fields_set:
+            problems.append(("loadtest.path", "a grpc app's load test calls the gRPC health service, not a path"))
         return problems
 
 
-class CanaryAnalysis(StrictModel):
+class CanaryAnalysis(FlaggerChecks):
     interval: FlaggerInterval = "1m"
     threshold: int = Field(5, ge=1, le=100)
     max_weight: int = Field(50, ge=1, le=100)
     step_weight: int = Field(10, ge=1, le=100)
 
 
-class ABAnalysis(StrictModel):
+class ABAnalysis(FlaggerChecks):
     interval: FlaggerInterval = "1m"
     threshold: int = Field(5, ge=1, le=100)
     iterations: int = Field(10, ge=1, le=1000)
@@ -243,10 +249,18 @@ class _FlaggerApp(_AppModel):
     image: Repository
     tag: Tag
     track: TrackText | None = None
+    autoscaling: Autoscaling = Autoscaling()
+
+    analysis: CanaryAnalysis | ABAnalysis
 
     def sides(self) -> dict[str, Side]:
         # A Flagger app has one tag in Git; Flagger itself runs primary and canary from it.
         return {"": Side(tag=self.tag, track=self.track)}
+
+    def uses_loadtester(self) -> bool:
+        """Whether a webhook runs on the namespace's load tester (the default load test does)."""
+        hooks = self.analysis.webhooks
+        return hooks is None or any(hook.cmd is not None for hook in hooks)
 
 
 class CanaryApp(_FlaggerApp):
@@ -356,6 +370,16 @@ class Notifications(StrictModel):
     slack_user: str = Field("flagger", min_length=1)
 
 
+class NamespaceSpec(StrictModel):
+    """`namespaces.<ns>`: `create: false` marks a namespace that exists already (the program patches it)."""
+
+    create: bool = True
+
+
+# Every cluster has it and it can never be deleted: the program only ever patches it.
+DEFAULT_NAMESPACE = "default"
+
+
 @dataclass(frozen=True)
 class Gcp:
     project: str
@@ -373,6 +397,20 @@ class Settings:
     # Whether `slackWebhookUrl` is configured, and, inside a Pulumi program, its secret Output.
     has_slack_webhook: bool = False
     slack_webhook_url: Any = field(default=None, compare=False)
+    namespaces: Mapping[str, NamespaceSpec] = field(default_factory=dict)
+
+    def creates_namespace(self, namespace: str) -> bool:
+        """Whether the program creates (and on destroy deletes) `namespace`, or only labels it."""
+        spec = self.namespaces.get(namespace)
+        return namespace != DEFAULT_NAMESPACE and (spec is None or spec.create)
+
+    def https_servers(self) -> dict[str, tuple[str, ...]]:
+        """The public Gateway's HTTPS servers: each TLS credential with the hosts it serves."""
+        servers: dict[str, tuple[str, ...]] = {}
+        for app in self.apps.values():
+            if app.tls is not None:
+                servers[app.tls.credential_name] = (*servers.get(app.tls.credential_name, ()), *app.hosts)
+        return servers
 
     def apps_by_strategy(self, *strategies: str) -> dict[str, App]:
         return {name: app for name, app in self.apps.items() if app.strategy in strategies}
@@ -384,7 +422,7 @@ SECTIONS: dict[str, type[StrictModel]] = {
     "delivery": Delivery,
     "notifications": Notifications,
 }
-TOP_LEVEL_KEYS = (*SECTIONS, "apps", "slackWebhookUrl")
+TOP_LEVEL_KEYS = (*SECTIONS, "apps", "namespaces", "slackWebhookUrl")
 
 
 # What the Flagger load tester chart derives in each namespace hosting a canary or A/B app:
@@ -399,4 +437,6 @@ def owned_names(name: str, app: App) -> set[str]:
     """Object names an app occupies in its namespace (ours, or Flagger's for canary/ab)."""
     if isinstance(app, WeightedApp):
         return {name, f"{name}-ga", f"{name}-canary", f"{name}-loadtest"}
-    return {name, f"{name}-primary", f"{name}-canary"}
+    # A custom metric's MetricTemplate lives in the app's namespace (components/flagger_apps.py).
+    templates = {f"{name}-{m.name}" for m in app.analysis.metrics if m.query is not None}
+    return {name, f"{name}-primary", f"{name}-canary", *templates}

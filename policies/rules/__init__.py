@@ -34,7 +34,7 @@ from .mesh import (
     workloads_wait_for_istiod,
 )
 from .secrets import secrets_are_secret
-from .workloads import workload_resources, workload_security
+from .workloads import pod_security_restricted, readiness_probe, workload_resources, workload_security
 
 __all__ = [
     "ADVISORY",
@@ -51,7 +51,9 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     pinned_images,
     pinned_charts,
     workload_resources,
+    pod_security_restricted,
     workload_security,
+    readiness_probe,
     sidecar_injection,
     gke_hardening,
     gke_deletion_protection,

@@ -254,7 +254,10 @@ class Stack:
         return [r for r in self.releases if r.chart == chart]
 
     def namespaces(self) -> dict[str, K8sObject]:
-        return {o.name: o for o in self.of("core", "Namespace") if o.name}
+        """Namespaces the program declares: created, or patched when they exist already (`default`,
+        `namespaces.<ns>.create: false`), where the patch's labels are what it applies."""
+        declared = [*self.of("core", "Namespace"), *self.of("core", "NamespacePatch")]
+        return {o.name: o for o in declared if o.name}
 
 
 # The last stack seen and its view: every stack policy of one run shares it. The offline runner

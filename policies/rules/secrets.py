@@ -21,8 +21,11 @@ _SENSITIVE_KEY = re.compile(
 _NOTIFIERS = frozenset(
     {"slack", "msteams", "teams", "discord", "rocket", "rocketchat", "googlechat", "gchat", "mattermost"}
 )
+# Env names of credentials (apps.<app>.env must hold none: use secretEnv). `KEY` as a whole last word
+# (STRIPE_KEY, SIGNING_KEY), not inside another word (MONKEY_MODE) nor an id (ACCESS_KEY_ID).
 _SENSITIVE_ENV = re.compile(
-    r"(PASSWORD|PASSWD|TOKEN|API_?KEY|SECRET|WEBHOOK|(SLACK|MSTEAMS|TEAMS|DISCORD|ROCKET)_URL)", re.IGNORECASE
+    r"(PASSWORD|PASSWD|TOKEN|API_?KEY|SECRET|WEBHOOK|(SLACK|MSTEAMS|TEAMS|DISCORD|ROCKET)_URL|(^|_)KEYS?$)",
+    re.IGNORECASE,
 )
 _REFERENCE_ENV = re.compile(r"(_FILE|_PATH|_NAME)\Z", re.IGNORECASE)
 

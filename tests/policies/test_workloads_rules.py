@@ -1,4 +1,5 @@
-"""policies/rules/workloads.py: workload-resources and workload-security, each reported on the
+"""policies/rules/workloads.py: workload-resources, pod-security-restricted, workload-security and
+readiness-probe, each reported on the
 resource a minimal mutation breaks."""
 
 from __future__ import annotations

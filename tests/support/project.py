@@ -10,6 +10,9 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # The tests' own stack files: the live Pulumi.<stack>.yaml are users' data, edited by every release PR.
 FIXTURES_DIR = PROJECT_DIR / "tests" / "fixtures"
+# A stack of a team's own services (not podinfo), in a directory of its own: commands that copy or
+# list the fixture stacks above do not see it.
+TEAM_DIR = FIXTURES_DIR / "team"
 REFERENCE_DIR = Path(os.environ.get("ISTIO_CANARY_REFERENCE", PROJECT_DIR.parent / "shared" / "reference"))
 # What `pulumi up` runs: a copy of these is a working program.
 PROGRAM = ("__main__.py", "Pulumi.yaml", "model", "components", "delivery", "policies", "dashboards")

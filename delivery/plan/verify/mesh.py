@@ -45,6 +45,15 @@ def check_gateways(index: Index, report: Report) -> None:
         ]
         targets = {str(p.get("targetPort", p.get("port"))) for s in services for p in s.spec.get("ports") or []}
         for server in gateway.spec.get("servers") or []:
+            credential = (server.get("tls") or {}).get("credentialName")
+            if credential:
+                # Istio reads the certificate from a Secret in the gateway's namespace (istio.io Gateway
+                # reference, ServerTLSSettings.credentialName); the team makes it (cert-manager, by hand).
+                secret = index.get("Secret", gateway.namespace, credential)
+                if secret is None:
+                    report.external.append(f"{gateway.ref} serves TLS with Secret {gateway.namespace}/{credential}")
+                else:
+                    report.resolved(f"{gateway.ref} serves TLS with {secret.ref}")
             number = (server.get("port") or {}).get("number")
             if str(number) in targets:
                 report.resolved(f"{gateway.ref} port {number} is forwarded by {', '.join(s.ref for s in services)}")

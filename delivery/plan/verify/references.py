@@ -114,10 +114,18 @@ def _need(
     why: str,
     key: str | None = None,
     optional: bool = False,
+    external: bool = False,
 ) -> None:
+    """`external`: a reference the stack declares to an object the team creates (apps.<app>.envFrom,
+    secretEnv, imagePullSecrets): listed when the program does not create it, not a defect."""
     if not name:
         return
     target = index.get(kind, consumer.namespace, name)
+    if target is None and external and consumer.release is None:
+        report.external.append(
+            f"{consumer.ref} {why} {kind} {consumer.namespace}/{name}" + (f" key {key}" if key else "")
+        )
+        return
     if target is None:
         if not optional:
             report.defect(
@@ -148,7 +156,7 @@ def check_pods(index: Index, report: Report) -> None:
         if account and account != "default":
             _need(index, report, obj, "ServiceAccount", account, "runs as")
         for secret in spec.get("imagePullSecrets") or []:
-            _need(index, report, obj, "Secret", secret.get("name"), "pulls images with")
+            _need(index, report, obj, "Secret", secret.get("name"), "pulls images with", external=True)
         for volume in spec.get("volumes") or []:
             sources = [volume] + [s for s in ((volume.get("projected") or {}).get("sources") or [])]
             for source in sources:
@@ -196,6 +204,7 @@ def check_pods(index: Index, report: Report) -> None:
                             f"reads env {env.get('name')} from",
                             ref.get("key"),
                             ref.get("optional", False),
+                            external=True,
                         )
             for env_from in container.get("envFrom") or []:
                 for kind, field_ in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
@@ -210,6 +219,7 @@ def check_pods(index: Index, report: Report) -> None:
                             "reads env from",
                             None,
                             ref.get("optional", False),
+                            external=True,
                         )
 
 

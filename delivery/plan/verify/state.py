@@ -56,6 +56,9 @@ class Report:
     references: list[str] = field(default_factory=list)
     edges: list[str] = field(default_factory=list)
     defects: list[Defect] = field(default_factory=list)
+    # References to objects the program does not create by design (a team's Secrets, an existing
+    # namespace): listed for a reviewer, not defects.
+    external: list[str] = field(default_factory=list)
 
     def defect(self, check: str, message: str) -> None:
         self.defects.append(Defect(check, message))
@@ -68,6 +71,7 @@ class Report:
             "validated": self.validated,
             "references": self.references,
             "orderingEdges": self.edges,
+            "external": self.external,
             "defects": [{"check": d.check, "message": d.message} for d in self.defects],
         }
 
@@ -79,6 +83,8 @@ class Obj:
     source_urn: str  # the program resource, or the release that renders it
     release: Release | None = None
     program_name: str | None = None
+    # A Patch resource: it labels an object that exists already instead of creating one.
+    patch: bool = False
 
     @property
     def api_version(self) -> str:
@@ -157,7 +163,13 @@ def collect(
             manifest = program_manifest(resource)
             # The provider applies an object without a namespace to "default".
             objects.append(
-                Obj(manifest, namespace_of(manifest, "default"), resource["urn"], program_name=resource["name"])
+                Obj(
+                    manifest,
+                    namespace_of(manifest, "default"),
+                    resource["urn"],
+                    program_name=resource["name"],
+                    patch=resource["type"].endswith("Patch"),
+                )
             )
     for item in rendered:
         for manifest in item.objects:
@@ -180,6 +192,8 @@ def check_unique(objects: list[Obj], report: Report) -> None:
 
 def check_namespaces_exist(objects: list[Obj], report: Report) -> None:
     created = {o.name for o in objects if o.kind == "Namespace" and o.namespace is None}
+    for patched in (o for o in objects if o.kind == "Namespace" and o.patch):
+        report.external.append(f"Namespace {patched.name} exists already ({patched.origin} labels it)")
     for obj in objects:
         if obj.namespace and obj.namespace not in created and obj.namespace not in BUILTIN_NAMESPACES:
             report.defect("reference", f"{obj.label} is in namespace {obj.namespace!r}, which nothing creates")

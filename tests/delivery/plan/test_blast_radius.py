@@ -59,3 +59,24 @@ def test_every_weights_edit_updates_only_the_virtual_service(render_config, befo
         ("spec.http[0].route[0].weight", before[0], after[0]),
         ("spec.http[0].route[1].weight", before[1], after[1]),
     }
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param({"env": {"LOG_LEVEL": "debug"}}, id="env"),
+        pytest.param({"args": ["--verbose"]}, id="args"),
+        pytest.param({"resources": {"requests": {"cpu": "200m"}}}, id="resources"),
+        pytest.param({"probes": {"readiness": {"path": "/readyz", "periodSeconds": 3}}}, id="probes"),
+        pytest.param({"secretEnv": {"DB_PASSWORD": {"secret": "db", "key": "password"}}}, id="secretEnv"),
+        pytest.param({"podAnnotations": {"sidecar.istio.io/proxyCPU": "100m"}}, id="podAnnotations"),
+    ],
+)
+def test_a_container_spec_edit_of_a_weighted_app_updates_only_its_two_deployments(dev_plan, render_config, edit):
+    diff = compare(dev_plan, render_config(lambda c: _podinfo(c).update(edit)))
+    assert (diff.added, diff.removed, diff.replaced) == ([], [], [])
+    assert {(c.type, c.name) for c in diff.changed} == {
+        ("kubernetes:apps/v1:Deployment", "podinfo-ga"),
+        ("kubernetes:apps/v1:Deployment", "podinfo-canary"),
+    }
+    assert all(c.path.startswith("spec.template.") for changed in diff.changed for c in changed.changes)

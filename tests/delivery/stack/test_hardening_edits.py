@@ -164,7 +164,9 @@ def test_an_edit_of_an_anchored_and_referenced_node_is_refused_naming_it(tmp_pat
 
 
 def test_an_edit_next_to_an_anchor_is_allowed(tmp_path):
-    data = DEV.replace(b"loadtest: {qps: 5, concurrency: 2}", b"loadtest: &lt {qps: 5, concurrency: 2}")
+    data = DEV.replace(
+        b"loadtest: {qps: 5, concurrency: 2, path: /version}", b"loadtest: &lt {qps: 5, concurrency: 2, path: /version}"
+    )
     path = write(tmp_path, data + b"  istio-canary:notes: *lt\n")
     with pytest.raises(stack.StackFileError, match="unknown key"):
         # The alias itself is fine to read; the settings only refuse the unknown key it sits under.

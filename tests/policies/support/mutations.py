@@ -99,7 +99,7 @@ WORKLOADS: list[Case] = [
         ("backend", "Deployment"),
     ),
     (
-        "workload-security",
+        "pod-security-restricted",
         "runs as root",
         set_input(
             "frontend",
@@ -110,7 +110,7 @@ WORKLOADS: list[Case] = [
         ("frontend", "Deployment"),
     ),
     (
-        "workload-security",
+        "pod-security-restricted",
         "privilege escalation allowed",
         set_input(
             "podinfo-ga",
@@ -119,6 +119,37 @@ WORKLOADS: list[Case] = [
             True,
         ),
         ("podinfo-ga", "Deployment"),
+    ),
+    (
+        "pod-security-restricted",
+        "runAsUser 0 with runAsNonRoot left true",
+        set_input("backend", "Deployment", "spec.template.spec.containers[0].securityContext.runAsUser", 0),
+        ("backend", "Deployment"),
+    ),
+    (
+        "pod-security-restricted",
+        "a capability added",
+        set_input(
+            "podinfo-canary",
+            "Deployment",
+            "spec.template.spec.containers[0].securityContext.capabilities.add",
+            ["NET_ADMIN"],
+        ),
+        ("podinfo-canary", "Deployment"),
+    ),
+    (
+        "workload-security",
+        "writable root filesystem",
+        set_input(
+            "podinfo-ga", "Deployment", "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem", False
+        ),
+        ("podinfo-ga", "Deployment"),
+    ),
+    (
+        "readiness-probe",
+        "a serving container without a readiness probe",
+        set_input("backend", "Deployment", "spec.template.spec.containers[0].readinessProbe", None),
+        ("backend", "Deployment"),
     ),
 ]
 
@@ -272,6 +303,14 @@ SECRETS: list[Case] = [
         "Slack webhook as an env value",
         set_input("flagger", "Release", "values.env", [{"name": "SLACK_URL", "value": "[secret]"}]),
         ("flagger", "Release"),
+    ),
+    (
+        "secrets-are-secret",
+        "an app's signing key as a plain env value (apps.<app>.env, not secretEnv)",
+        set_input(
+            "backend", "Deployment", "spec.template.spec.containers[0].env", [{"name": "SIGNING_KEY", "value": "k"}]
+        ),
+        ("backend", "Deployment"),
     ),
 ]
 
