@@ -72,7 +72,12 @@ def test_the_api_container_is_exactly_its_keys(team_plan, team_config):
 def test_the_api_pod_has_its_volumes_annotations_pull_secrets_and_account(team_plan):
     template = pod(team_plan, "api")
     spec = template["spec"]
-    assert template["metadata"]["annotations"] == {"sidecar.istio.io/proxyCPU": "200m"}
+    # The app's own annotations, and the version of istiod that injects its sidecar (an upgrade rolls it).
+    istio = team_plan.named("istiod", "kubernetes:helm.sh/v3:Release")["inputs"]["version"]
+    assert template["metadata"]["annotations"] == {
+        "sidecar.istio.io/proxyCPU": "200m",
+        "istio-canary/istio-version": istio,
+    }
     assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}, {"name": "var-cache-api", "emptyDir": {}}]
     assert spec["imagePullSecrets"] == [{"name": "registry-creds"}]
     assert spec["serviceAccountName"] == "api"
