@@ -46,19 +46,27 @@ def _gateway_service(platform: Platform) -> dict:
     }
 
 
-ISTIOD_POD_LABELS = {"app": "istiod"}  # istiod/templates/deployment.yaml
+# istiod/templates/deployment.yaml: `app: istiod` is on every revision's istiod; `istio.io/rev` is
+# `.Values.revision | default "default"`, and this program installs the default revision (no `revision`).
+ISTIOD_POD_LABELS = {"app": "istiod", "istio.io/rev": "default"}
 
 
 def _spread(pod_labels: dict[str, str]) -> list[dict]:
     """Replicas on different zones (a regional GKE cluster has three) and different nodes.
     `ScheduleAnyway`: a preference, so a zonal cluster, or nodes without a zone label, still
-    schedule every replica (Kubernetes "Pod Topology Spread Constraints")."""
+    schedule every replica (Kubernetes "Pod Topology Spread Constraints").
+    `matchLabelKeys: [pod-template-hash]` counts only the pods of the same ReplicaSet, so neither
+    the old ReplicaSet's pods during a rollout nor another Deployment carrying the same labels
+    (istiod of another revision, during a canary upgrade) skew the spread (KEP-3243; beta and on
+    by default since Kubernetes 1.27; an API server without it ignores the key, the labels still
+    select)."""
     return [
         {
             "maxSkew": 1,
             "topologyKey": key,
             "whenUnsatisfiable": "ScheduleAnyway",
             "labelSelector": {"matchLabels": dict(pod_labels)},
+            "matchLabelKeys": ["pod-template-hash"],
         }
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]

@@ -62,10 +62,15 @@ def _gate(tmp_path: Path, runs: list[dict]) -> tuple[str, str]:
     data.write_text(json.dumps(runs))
     fake = tmp_path / "bin" / "gh"
     fake.parent.mkdir()
-    # `gh api .../commits/main --jq .sha`, `gh run list [--commit SHA] --json ... --jq EXPR`.
+    # `gh api .../commits/main --jq .sha`, `gh api .../runs/ID/jobs --jq EXPR` (a run's `jobs`, default
+    # none), `gh run list [--commit SHA] --json ... --jq EXPR`.
     fake.write_text(
         f"""#!/usr/bin/env bash
-if [ "$1" = api ]; then echo {SHA}; exit 0; fi
+case "$1 $2" in
+  "api "*/commits/*) echo {SHA}; exit 0 ;;
+  "api "*/jobs*) id=${{2#*/runs/}}; id=${{id%%/*}}
+    jq --argjson id "$id" '{{jobs: ([.[] | select(.databaseId == $id)][0].jobs // [])}}' {data} | jq -c "$4"; exit 0 ;;
+esac
 commit=""; query="."
 while [ $# -gt 0 ]; do
   case "$1" in --commit) commit=$2; shift ;; --jq) query=$2; shift ;; esac
@@ -94,14 +99,64 @@ jq --arg c "$commit" '[.[] | select($c == "" or .headSha == $c)]' {data} | jq -r
     return output.read_text(), done.stdout
 
 
-def _run(run_id: int, conclusion: str | None, sha: str = SHA) -> dict:
+def _run(run_id: int, conclusion: str | None, sha: str = SHA, ups: dict | None = None, event: str = "push") -> dict:
+    """A deploy run; `ups`: its `up (<stack>)` jobs' conclusions (a run that chose its stacks)."""
     status = "completed" if conclusion else "in_progress"
-    return {"databaseId": run_id, "headSha": sha, "status": status, "conclusion": conclusion or ""}
+    jobs = [{"name": "stacks", "conclusion": "success"}] if ups is not None else []
+    jobs += [{"name": f"up ({stack})", "conclusion": c} for stack, c in (ups or {}).items()]
+    return {
+        "databaseId": run_id,
+        "headSha": sha,
+        "status": status,
+        "conclusion": conclusion or "",
+        "event": event,
+        "jobs": jobs,
+    }
+
+
+OLD = "b" * 40  # a stack-changing commit before main's head (a docs-only one)
 
 
 def test_the_gate_passes_a_head_commit_whose_latest_deploy_succeeded(tmp_path):
     output, _ = _gate(tmp_path, [_run(1, "failure"), _run(2, "success")])  # a failed deploy, re-run green
     assert output == f"sha={SHA}\n"
+
+
+@pytest.mark.parametrize(
+    "runs, reason",
+    [
+        # The stack-changing commit's deploy failed; the docs-only head's deploy had no stack to do.
+        ([_run(1, "failure", OLD, {"dev": "failure"}), _run(2, "success", SHA, {})], "dev (run 1: failure)"),
+        (
+            [
+                _run(1, "cancelled", OLD, {"dev": "cancelled", "prod": "success"}),
+                _run(2, "success", SHA, {"prod": "success"}),
+            ],
+            "dev (run 1: cancelled)",
+        ),
+        # It failed before it chose its stacks: which stacks it missed is unknown.
+        ([_run(1, "failure", OLD), _run(2, "success", SHA, {})], "every stack (run 1 of bbbbbbb"),
+    ],
+    ids=["failed stack", "cancelled stack", "failed before choosing"],
+)
+def test_the_gate_holds_while_an_earlier_stack_change_was_not_deployed(tmp_path, runs, reason):
+    output, out = _gate(tmp_path, runs)
+    assert output == "" and "::notice::hold: a stack change was not deployed: " in out and reason in out
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [_run(1, "failure", OLD, {"dev": "failure"}), _run(2, "success", SHA, {"dev": "success"})],
+        [_run(1, "failure", OLD, {"dev": "failure"}), _run(2, "success", OLD, {"dev": "success"}), _run(3, "success")],
+        [_run(1, "failure", OLD), _run(2, "success", OLD, {}, "workflow_dispatch"), _run(3, "success", SHA, {})],
+        [_run(1, "failure", OLD, {"dev": "failure"}), _run(2, "success", SHA, {"dev": "success", "prod": "success"})],
+    ],
+    ids=["a later deploy of the stack", "the failed deploy re-run", "a manual deploy", "a later deploy of all"],
+)
+def test_a_later_successful_deploy_of_the_stack_releases_the_hold(tmp_path, runs):
+    output, out = _gate(tmp_path, runs)
+    assert output == f"sha={SHA}\n", out
 
 
 @pytest.mark.parametrize(

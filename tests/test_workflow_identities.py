@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.project import PROJECT_DIR
+from tests.support.project import FIXTURES_DIR, PROJECT_DIR
 
 WORKFLOWS_DIR = PROJECT_DIR / ".github" / "workflows"
 WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
@@ -190,3 +190,52 @@ def test_the_stacks_policy_config_file_is_passed_to_pulumi_when_the_repository_h
     (tmp_path / "policy-config.dev.json").write_text('{"gke-deletion-protection": "advisory"}')
     assert run_policy_step(found, tmp_path, "dev") == "config=policy-config.dev.json"
     assert run_policy_step(found, tmp_path, "prod") == "config="
+
+
+def run_offline_policy_step(job: dict, cwd: Path, stack_dir: Path) -> subprocess.CompletedProcess:
+    """The step as the runner runs it, its `python` (setup-python's, or deploy's venv) standing in
+    for the real interpreter on this checkout, pointed at the fixture stack."""
+    found = step(job, "Offline policy run with the stack's policy config")
+    assert found["env"]["STACK"] == "${{ matrix.stack }}"
+    extra = f'--project-dir "{PROJECT_DIR}" --stack-dir "{stack_dir}" --out "{cwd / "out"}"'
+    for stand_in in (cwd / "bin" / "python", cwd / "venv" / "bin" / "python"):
+        stand_in.parent.mkdir(parents=True, exist_ok=True)
+        stand_in.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@" {extra}\n')
+        stand_in.chmod(0o755)
+    return subprocess.run(
+        [shutil.which("bash") or "bash", "-e", "-c", found["run"]],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "STACK": "dev",
+            "PATH": f"{cwd / 'bin'}:{os.environ['PATH']}",
+            "PYTHONPATH": str(PROJECT_DIR),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("name, job", [("deploy.yml", "up"), ("pull-request.yml", "review")])
+def test_a_policy_config_that_switches_the_pack_off_fails_the_pipeline(tmp_path, name, job):
+    found = workflow(name)["jobs"][job]
+    names = [s.get("name", "") for s in found["steps"]]
+    offline = names.index("Offline policy run with the stack's policy config")
+    assert all(offline < i for i, s in enumerate(found["steps"]) if s.get("uses", "").startswith("pulumi/actions@"))
+    (tmp_path / "policy-config.dev.json").write_text('{"all": "disabled"}')
+    done = run_offline_policy_step(found, tmp_path, FIXTURES_DIR)
+    assert done.returncode == 2, done.stderr
+    assert "policy-config.dev.json: all: 'disabled' would lower" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_teardown_policy_config_passes_the_offline_policy_run(tmp_path):
+    stack_dir = tmp_path / "stacks"
+    stack_dir.mkdir()
+    text = (FIXTURES_DIR / "Pulumi.dev.yaml").read_text()
+    (stack_dir / "Pulumi.dev.yaml").write_text(text.replace("deletionProtection: true", "deletionProtection: false"))
+    found = workflow("pull-request.yml")["jobs"]["review"]
+    (tmp_path / "policy-config.dev.json").write_text('{"gke-deletion-protection": "advisory"}')
+    done = run_offline_policy_step(found, tmp_path, stack_dir)
+    assert done.returncode == 0, done.stderr

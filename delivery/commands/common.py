@@ -87,9 +87,10 @@ def policy_levels(path: Path | None) -> dict:
     if path is None:
         return {}
     from delivery.plan import policy_config  # loads pulumi_policy: not for `--help`
-    from policies.rules import POLICIES
+    from delivery.plan.policy_runner import level_of
+    from policies.rules import POLICIES, RELAXABLE
 
-    return policy_config.load(path, [p.name for p in POLICIES])
+    return policy_config.load(path, {p.name: level_of(p) for p in POLICIES}, RELAXABLE)
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

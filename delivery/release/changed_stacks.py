@@ -2,8 +2,11 @@
 
 A stack is touched when its Pulumi.<stack>.yaml changed since REF: the file in the project's
 stack config directory (`stackConfigDir` of Pulumi.yaml), or, for a symlink, the link or any file
-it leads to (now or at REF). Paths are read NUL-separated (`git diff -z`), so a name git would
-quote (spaces, non-ASCII) maps to its stack like any other. Every stack is touched
+it leads to (now or at REF), or its policy config file `policy-config.<stack>.json` at the project
+root (POLICY_CONFIG: what pull-request.yml and deploy.yml pass to `--policy-pack-config`, so a PR
+that only adds one is previewed and deployed, and the PR pipeline's offline policy run judges it).
+Paths are read NUL-separated (`git diff -z`), so a name git would quote (spaces, non-ASCII) maps to
+its stack like any other. Every stack is touched
 when the program changed (PROGRAM_PATHS: what `pulumi up` runs). Stacks on an existing
 cluster (`cluster.provider: existing`) are left out unless --any-cluster: CI has no
 kubeconfig for a kind or minikube context, but can still check and diff them offline.
@@ -22,6 +25,8 @@ from delivery.clients.git import chain_at, git, require_commit
 from delivery.errors import UnavailableError
 from model.settings import PROJECT
 
+# The stack's policy config, where the workflows look for it (the repository root, their working directory).
+POLICY_CONFIG = "policy-config.{stack}.json"
 PROGRAM_PATHS = ("__main__.py", "Pulumi.yaml", "requirements.txt", "model/", "components/", "policies/", "dashboards/")
 
 
@@ -57,7 +62,11 @@ def stack_files(project_dir: Path, ref: str) -> dict[str, set[str]]:
     found = {}
     for name in stack.stack_names(project_dir):
         relative = stack.relative_path(stack.stack_config_dir(project_dir) / f"Pulumi.{name}.yaml", project_dir)
-        found[name] = {*stack.work_tree_chain(project_dir, relative), *chain_at(project_dir, ref, relative)}
+        found[name] = {
+            *stack.work_tree_chain(project_dir, relative),
+            *chain_at(project_dir, ref, relative),
+            POLICY_CONFIG.format(stack=name),
+        }
     return found
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "MANDATORY",
     "PACK_NAME",
     "POLICIES",
+    "RELAXABLE",
     "ResourceValidationPolicy",
     "StackValidationPolicy",
 ]
@@ -64,3 +65,9 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     flagger_metrics_server,
     secrets_are_secret,
 ]
+
+# The only policies a stack's policy config file may set below their own level: deletion protection,
+# which a teardown must relax. The Pulumi CLI would honour any level the file sets (`{"all":
+# "disabled"}` turns the pack off), so the offline runner refuses every other relaxation and the PR
+# pipeline runs it (delivery/plan/policy_config.py).
+RELAXABLE = frozenset({gke_deletion_protection.name})

@@ -46,6 +46,19 @@ def test_gke_runs_two_replicas_of_istiod_and_the_gateway_with_a_disruption_budge
     for constraint in spread.values():
         assert constraint["labelSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
         assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"  # a zonal cluster still schedules both
+        # Only this ReplicaSet's pods count: not the old ones mid-rollout, nor another revision's.
+        assert constraint["matchLabelKeys"] == ["pod-template-hash"]
+
+
+def test_istiods_spread_does_not_count_the_istiod_pods_of_another_revision(dev_plan):
+    [deployment] = of_kind(rendered(dev_plan, "istiod"), "Deployment")
+    pod = deployment["spec"]["template"]
+    # A canary upgrade's istiod (`revision: 1-31`): the chart labels its pods like ours but for the revision.
+    other = {**pod["metadata"]["labels"], "istio.io/rev": "1-31"}
+    for constraint in pod["spec"]["topologySpreadConstraints"]:
+        selector = constraint["labelSelector"]["matchLabels"]
+        assert selector.items() <= pod["metadata"]["labels"].items()
+        assert not selector.items() <= other.items()
 
 
 @pytest.mark.parametrize("name", ["istiod", "istio-gateway"])

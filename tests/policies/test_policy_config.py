@@ -20,6 +20,8 @@ from tests.policies.support.plans import find
 from tests.support.project import FIXTURES_DIR
 
 NAMES = [p.name for p in rules.POLICIES]
+DECLARED = {p.name: policy.level_of(p) for p in rules.POLICIES}
+ADVISORY = [name for name, level in DECLARED.items() if level == EnforcementLevel.ADVISORY]
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +96,14 @@ def test_the_policy_config_of_the_cli_and_the_pack_name_the_same_policies():
         ('{"gke-deletion-protection": {}}', {}),
         # `all` first, then each policy's own entry (pulumi/pulumi analyzer/config.go applyConfig).
         (
-            '{"all": "advisory", "gke-hardening": "mandatory"}',
-            {**dict.fromkeys(NAMES, "advisory"), "gke-hardening": "mandatory"},
+            '{"all": "mandatory", "gke-deletion-protection": "advisory"}',
+            {**dict.fromkeys(NAMES, "mandatory"), "gke-deletion-protection": "advisory"},
         ),
         ('{"gke-hardening": "remediate"}', {"gke-hardening": "remediate"}),
     ],
 )
 def test_policy_config_follows_pulumis_format(text, expected):
-    levels = policy_config.parse(text, NAMES)
+    levels = policy_config.parse(text, DECLARED, rules.RELAXABLE)
     assert {name: level.value for name, level in levels.items()} == expected
 
 
@@ -119,8 +121,37 @@ def test_policy_config_follows_pulumis_format(text, expected):
 )
 def test_a_bad_policy_config_is_a_usage_error_naming_the_key(text, message):
     with pytest.raises(UsageError, match="--policy-config") as raised:
-        policy_config.parse(text, NAMES)
+        policy_config.parse(text, DECLARED, rules.RELAXABLE)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"all": "disabled"}, "all"),
+        ({"all": "advisory"}, "all"),
+        ({"all": {"enforcementLevel": "disabled"}, "gke-deletion-protection": "disabled"}, "all"),
+        ({"gke-deletion-protection": "advisory", "gke-hardening": "advisory"}, "gke-hardening"),
+        ({"secrets-are-secret": {"enforcementLevel": "disabled"}}, "secrets-are-secret"),
+        ({ADVISORY[0]: "disabled"}, ADVISORY[0]),  # an advisory policy switched off is relaxed too
+    ],
+)
+def test_a_policy_config_may_relax_only_deletion_protection(config, key):
+    with pytest.raises(UsageError) as raised:
+        policy_config.parse(json.dumps(config), DECLARED, rules.RELAXABLE)
+    assert f"--policy-config: {key}: " in str(raised.value)
+    assert "may relax only gke-deletion-protection" in str(raised.value)
+
+
+def test_a_policy_config_that_disables_the_pack_stops_preview_with_exit_2(teardown_dir, tmp_path, capsys):
+    config = write(tmp_path / "c.json", {"all": "disabled"})
+    out = tmp_path / "out"
+    args = ["--stack", "dev", "--stack-dir", str(teardown_dir), "--policy-config", str(config)]
+    assert main(["preview", *args, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"--policy-config {config}: all: 'disabled' would lower" in err and "Traceback" not in err
+    assert not out.exists()
+    assert main(["policy", "--plan", str(tmp_path / "plan.json"), "--policy-config", str(config)]) == 2
 
 
 def test_a_bad_policy_config_file_stops_preview_with_exit_2_before_the_program_runs(tmp_path, capsys):

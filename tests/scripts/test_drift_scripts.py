@@ -117,7 +117,7 @@ def test_helm_drift_reports_a_release_it_cannot_compare_and_exits_2(tools, tmp_p
     assert result.returncode == 2
     text = report.read_text()
     assert "istio-system/istio-base: could not read what Helm applied" in text and "release: not found" in text
-    assert "monitoring/prometheus: could not compare (kubectl diff exit 2)" in text and "Forbidden" in text
+    assert "monitoring/prometheus: could not compare: permission" in text and "Forbidden" in text
     assert "istio-system/istiod: live objects differ" in text  # the others are still compared
 
 
@@ -129,15 +129,29 @@ def _releases(tmp_path: Path, releases: list[dict]) -> Path:
 
 # --- deploys-in-flight.sh ------------------------------------------------------------------------
 
+# `gh api [--paginate] URL [--jq EXPR]` as GitHub answers: a runs listing honours `status=` and
+# `per_page=` (default 30), and only --paginate reads past the first page.
 GH = """#!{bash}
 echo "gh $*" >> "$TOOL_LOG"
 [ "$1" = api ] || exit 64
-case "$2" in
-  */actions/workflows/deploy.yml/runs*) body="$RUNS" ;;
-  */actions/runs/*/jobs*) run="${{2#*/actions/runs/}}"; run="${{run%%/*}}"; body="$(cat "$JOBS_DIR/$run.json")" ;;
+shift
+paginate=""; url=""; query="."
+while [ $# -gt 0 ]; do
+  case "$1" in --paginate) paginate=1 ;; --jq) query=$2; shift ;; *) url=$1 ;; esac
+  shift
+done
+case "$url" in
+  */actions/workflows/deploy.yml/runs*)
+    status=""; per_page=30
+    case "$url" in *status=*) status=${{url#*status=}}; status=${{status%%&*}} ;; esac
+    case "$url" in *per_page=*) per_page=${{url#*per_page=}}; per_page=${{per_page%%&*}} ;; esac
+    body=$(printf '%s' "$RUNS" | jq --arg s "$status" --argjson n "$per_page" --arg all "$paginate" \
+      '.workflow_runs |= [.[] | select($s == "" or .status == $s)]
+       | if $all == "" then .workflow_runs |= .[:$n] else . end') ;;
+  */actions/runs/*/jobs*) run="${{url#*/actions/runs/}}"; run="${{run%%/*}}"; body="$(cat "$JOBS_DIR/$run.json")" ;;
   *) exit 64 ;;
 esac
-[ "$3" = --jq ] && printf '%s' "$body" | jq -r "$4" || printf '%s' "$body"
+printf '%s' "$body" | jq -r "$query"
 """
 
 
@@ -183,6 +197,16 @@ def test_deploys_in_flight_lists_the_stacks_a_running_or_queued_deploy_updates(g
     result = in_flight(gh(runs, jobs))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["dev", "staging"]
+
+
+def test_a_deploy_in_flight_behind_pages_of_completed_runs_is_found(gh):
+    # 120 newer completed runs (a busy day of merges), then one waiting for its environment's approval.
+    runs = [{"id": 1000 + i, "status": "completed"} for i in range(120)]
+    runs += [{"id": 7, "status": "waiting"}, {"id": 8, "status": "queued"}]
+    jobs = {7: [{"name": "up (prod)", "status": "waiting"}], 8: [{"name": "up (dev)", "status": "queued"}]}
+    result = in_flight(gh(runs, jobs))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["dev", "prod"]
 
 
 def test_a_deploy_that_has_not_picked_its_stacks_holds_every_stack(gh):

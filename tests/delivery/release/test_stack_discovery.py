@@ -79,6 +79,26 @@ def test_a_file_git_would_quote_maps_to_its_stack(repo, capsys):
     assert changed(repo, capsys) == [STACK]
 
 
+@pytest.mark.parametrize("config_dir", [None, "stacks"], ids=["root", "stackConfigDir"])
+def test_a_pr_touching_only_the_stacks_policy_config_is_reviewed_and_deployed(repo, capsys, config_dir):
+    # The workflows pass policy-config.<stack>.json (at the root) to `pulumi preview/up`: changing
+    # it changes what the deploy enforces, so it is that stack's change.
+    project(repo, config_dir)
+    stack_file = repo.path / (config_dir or ".") / f"Pulumi.{STACK}.yaml"
+    stack_file.parent.mkdir(exist_ok=True)
+    stack_file.write_text(stack_text({"shop": app(canary=10)}))
+    commit_all(repo)
+    (repo.path / "policy-config.other.json").write_text('{"gke-deletion-protection": "advisory"}')
+    repo.git("add", "--all")  # as the PR's commit has it
+    assert changed(repo, capsys) == []
+    (repo.path / f"policy-config.{STACK}.json").write_text('{"all": "disabled"}')
+    repo.git("add", "--all")
+    assert changed(repo, capsys) == [STACK]
+    commit_all(repo, "policy config", when=1_700_000_100)
+    (repo.path / f"policy-config.{STACK}.json").unlink()
+    assert changed(repo, capsys) == [STACK]
+
+
 @pytest.fixture
 def linked(repo) -> StackRepo:
     """Pulumi.auto.yaml -> stacks/auto.yaml, committed with canary 10."""
