@@ -47,10 +47,30 @@ release stays within delivery.alpha):
   a regression of the tolerance's size). A canary exactly at the tolerance is never decided;
 - `inconclusive` otherwise (too little data yet: hold).
 
-Latency boundary `b`: the largest histogram boundary with at least 1 % of the reference's requests
-slower (the lower edge of its p99 bucket); against the SLO, the smallest boundary at or above the
-SLO's p99, tested as "at most 1 % of the canary's requests slower". `b` is read from the reference's
-counts, so the latency guarantee holds for the boundary chosen; the benchmark measures it.
+Latency boundaries. Against GA, both edges of GA's p99 bucket: the lower edge (the largest `le`
+with at least 1 % of GA's requests slower) and the upper edge (the smallest `le` with under 1 % of
+GA's requests slower). The upper edge sees a canary slower than GA's whole p99 bucket (GA at 40 ms
+sits inside (25, 50]: a canary at 240 ms has every request slower than 50 ms, GA none); the lower
+edge sees a canary that piles more requests into that bucket (GA 2 % at 300 ms in (250, 500], the
+canary 20 %). An edge where GA's slow share leaves no room (tolerance >= 100 %, e.g. all of GA
+inside the bucket) is not tested. `fail` splits latency's alpha over the edges tested (Bonferroni);
+`pass` needs every edge to pass (an intersection-union test, no split). The slow share's floor is
+`LATENCY_FLOOR` (1 point, the p99's own 1 %), not `errorRateFloor`: a share of requests beyond a
+latency boundary is not an error rate, and GA's share at the upper edge is under 1 % by
+construction, often 0, where only the floor gives the test a tolerance. Against the SLO, the
+smallest boundary at or above the SLO's p99, tested as "at most 1 % of the canary's requests slower".
+
+The boundaries are read from GA's counts at every look, so the latency guarantee is strictly one
+per boundary: each edge's statistic is an e-process, and the probability that any look fails a
+canary within tolerance at the edges it chose is at most (the number of distinct boundaries the
+looks choose) x alpha / 2, never more than the histogram's number of finite buckets x alpha / 2.
+With GA's p99 bucket the same at every look of a step (GA's traffic is large and steady, the case
+the default buckets are made for) it is alpha / 2, as for errors; bench/judge.py measures it.
+
+Scope of alpha: the caller's split `delivery.alpha / len(delivery.steps)` covers one look sequence
+per configured step. A step judged again after a rollback, or a hand-made step off
+`delivery.steps`, spends alpha beyond that bound: the release-wide bound is then
+(number of judged step runs) x delivery.alpha / len(delivery.steps).
 
 Errors are counted as 5xx; `pc = 1` (every request fails) and `pc = 0` are handled exactly.
 
@@ -65,6 +85,7 @@ from dataclasses import dataclass
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 SLOW_SHARE = 0.01  # p99: the share of requests slower than the latency boundary
+LATENCY_FLOOR = SLOW_SHARE  # the slow share's tolerance floor, a fraction (module docstring)
 _PRIOR = 0.5  # Jeffreys: Beta(1/2, 1/2)
 # The canary's share of events: a Beta centred on the tolerance's share worth 10 events. Any prior
 # keeps the guarantee; this one needs about one nat less evidence than Jeffreys' for 1.5x-2x
@@ -103,6 +124,7 @@ class Policy:
     error_tolerance: float  # rho
     error_floor: float  # a fraction, 0.001 = 0.1 percentage point
     latency_tolerance: float
+    latency_floor: float = LATENCY_FLOOR  # a fraction of requests beyond a latency boundary
 
 
 @dataclass(frozen=True)
@@ -239,8 +261,8 @@ def evidence(log_e: float) -> str:
     return f"{math.exp(log_e):.3g}"
 
 
-def _verdict(log_fail: float, log_pass: float, alpha: float) -> str:
-    if log_fail >= math.log(2 / alpha):
+def _verdict(log_fail: float, log_pass: float, alpha: float, splits: int = 1) -> str:
+    if log_fail >= math.log(2 * splits / alpha):
         return FAIL
     if log_pass >= math.log(1 / alpha):
         return PASS
@@ -260,6 +282,7 @@ def _test(
     policy: Policy,
     what: str,
     boundary: float | None = None,
+    splits: int = 1,
 ) -> Test:
     (xc, nc) = c
     if isinstance(ref, tuple):
@@ -270,7 +293,7 @@ def _test(
         xg = ng = 0
         log_fail, log_pass = _one_sample(xc, nc, ref)
         hypothesis = f"canary {what} <= {100 * ref:g}% (delivery.slo)"
-    verdict = _verdict(log_fail, log_pass, policy.alpha)
+    verdict = _verdict(log_fail, log_pass, policy.alpha, splits)
     return Test(
         metric,
         xc,
@@ -280,7 +303,7 @@ def _test(
         hypothesis,
         log_fail,
         log_pass,
-        math.log(2 / policy.alpha),
+        math.log(2 * splits / policy.alpha),
         math.log(1 / policy.alpha),
         verdict,
         boundary,
@@ -300,16 +323,20 @@ def describe(test: Test) -> str:
     )
 
 
-def latency_boundary(reference: Counts | Slo) -> float | None:
-    """The `le` the latency test counts "slow" requests above (module docstring)."""
-    if isinstance(reference, Slo):
-        return reference.p99_ms
+def latency_boundaries(reference: Counts) -> tuple[float, ...]:
+    """The lower and upper edges of GA's p99 bucket, those that exist (module docstring)."""
     finite = [(le, count) for le, count in reference.buckets if math.isfinite(le)]
     total = reference.histogram_total
     if not finite or total <= 0:
-        return None
-    slow_enough = [le for le, count in finite if total - count >= SLOW_SHARE * total]
-    return slow_enough[-1] if slow_enough else finite[0][0]
+        return ()
+    lower = [le for le, count in finite if total - count >= SLOW_SHARE * total]
+    upper = [le for le, count in finite if total - count < SLOW_SHARE * total]
+    return tuple(sorted({*lower[-1:], *upper[:1]}))
+
+
+def _room(share: float, tolerance: float, floor: float) -> bool:
+    """Whether a canary can be worse than GA's slow share `share` beyond the tolerance."""
+    return min(1.0, max(tolerance * share, share + floor)) < 1.0
 
 
 def _slo_boundary(canary: Counts, p99_ms: float) -> float | None:
@@ -354,25 +381,51 @@ def judge(canary: Counts, reference: Counts | Slo, policy: Policy, recent: Recen
                 "error rate",
             )
         )
-        bound = _slo_boundary(canary, reference.p99_ms) if isinstance(reference, Slo) else latency_boundary(reference)
-        slow = None if bound is None else canary.slower_than(bound)
-        ref_slow = None if bound is None or isinstance(reference, Slo) else reference.slower_than(bound)
-        if bound is None or slow is None or canary.histogram_total <= 0:
-            reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
-            blocked = True
-        elif isinstance(reference, Slo):
-            what = f"share slower than {bound:g} ms"
-            tests.append(_test("latency", (slow, canary.histogram_total), SLOW_SHARE, 1.0, 0.0, policy, what, bound))
-        elif ref_slow is not None:
-            ref = (ref_slow, reference.histogram_total)
-            what = f"share slower than {bound:g} ms"
-            tol, floor = policy.latency_tolerance, policy.error_floor
-            tests.append(_test("latency", (slow, canary.histogram_total), ref, tol, floor, policy, what, bound))
+        if isinstance(reference, Slo):
+            bound = _slo_boundary(canary, reference.p99_ms)
+            slow = None if bound is None else canary.slower_than(bound)
+            if bound is None or slow is None or canary.histogram_total <= 0:
+                reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
+                blocked = True
+            else:
+                what = f"share slower than {bound:g} ms"
+                tests.append(_test("latency", (slow, canary.histogram_total), SLOW_SHARE, 1.0, 0.0, policy, what, bound))
+        else:
+            tests.extend(_latency_against(canary, reference, policy))
+            if len(tests) < 2:
+                reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
+                blocked = True
     reasons.extend(describe(t) for t in tests)
     if any(t.verdict == FAIL for t in tests):
         verdict = FAIL
-    elif tests and len(tests) == 2 and not blocked and all(t.verdict == PASS for t in tests):
+    elif len(tests) >= 2 and not blocked and all(t.verdict == PASS for t in tests):
         verdict = PASS
     else:
         verdict = INCONCLUSIVE
     return Judgement(verdict, tuple(reasons), tuple(tests), recent)
+
+
+def _latency_against(canary: Counts, reference: Counts, policy: Policy) -> list[Test]:
+    """One test per edge of GA's p99 bucket with room for a worse canary; fail's alpha split over them."""
+    tol, floor = policy.latency_tolerance, policy.latency_floor
+    sides = []
+    for bound in latency_boundaries(reference):
+        slow, ref_slow = canary.slower_than(bound), reference.slower_than(bound)
+        if slow is None or ref_slow is None or canary.histogram_total <= 0:
+            return []  # the canary's buckets are not GA's: no like-for-like count
+        if _room(ref_slow / reference.histogram_total, tol, floor):
+            sides.append((bound, slow, ref_slow))
+    return [
+        _test(
+            "latency",
+            (slow, canary.histogram_total),
+            (ref_slow, reference.histogram_total),
+            tol,
+            floor,
+            policy,
+            f"share slower than {bound:g} ms",
+            bound,
+            splits=len(sides),
+        )
+        for bound, slow, ref_slow in sides
+    ]
