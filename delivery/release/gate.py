@@ -4,8 +4,9 @@ Asks Prometheus for the counts since the release step began (`increase(...)` ove
 range, model/promql.py): requests, 5xx and the request-duration histogram of `<app>-canary` and
 `<app>-ga`, and the canary's requests and callers' 5xx in the recent window. The judge
 (delivery/release/judge.py, pure) turns them into `pass`, `fail` or `inconclusive` at level
-`delivery.alpha / len(delivery.steps)`, so a whole release's false-rollback probability stays
-within `delivery.alpha`.
+`delivery.alpha / len(delivery.steps)`, so a release that judges each configured step once stays
+within `delivery.alpha` false rollbacks (a step judged again after a rollback, or a step off
+`delivery.steps`, spends its own share on top: judge.py's docstring, "Scope of alpha").
 
 A canary at 100 has no GA traffic to compare with: it is judged against GA's counts over the
 previous step of the same release (its time range from git, given by the caller), else against
