@@ -28,6 +28,7 @@ from delivery.errors import UnavailableError, UsageError
 from delivery.release import judge, step_history
 from delivery.release.step_history import StepStart
 from model import promql, weights
+from model.labels import version_label
 from model.settings import Delivery, Settings, WeightedApp
 
 _PROM_DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
@@ -108,7 +109,12 @@ def evaluate(
     app = weighted_app(settings, app_name)
     check_window(window)
     ns, delivery = app.namespace, settings.delivery
-    canary = counts(prometheus_url, ns, f"{app_name}-canary", window)
+    # Only the canary's current build: after a tag bump the window (from the commit's time) opens
+    # before deploy's `pulumi up` replaced the pods, and the previous build's counts are not this
+    # build's. Residual: on a weight-only step the window includes the minutes before deploy moved
+    # the weight, counted at the previous weight of the same build (same build, so still its data).
+    build = version_label(app.canary.tag)
+    canary = counts(prometheus_url, ns, f"{app_name}-canary", window, build=build)
     reference: judge.Counts | judge.Slo
     if app.weights.canary < 100:
         reference, name = counts(prometheus_url, ns, f"{app_name}-ga", window), f"{app_name}-ga over the same window"
@@ -123,8 +129,8 @@ def evaluate(
     if app.weights.canary > 0:
         recent = judge.Recent(
             promql.RECENT,
-            _count(prometheus_url, promql.request_count(ns, f"{app_name}-canary", promql.RECENT)),
-            _count(prometheus_url, promql.caller_error_count(ns, f"{app_name}-canary")),
+            _count(prometheus_url, promql.request_count(ns, f"{app_name}-canary", promql.RECENT, build=build)),
+            _count(prometheus_url, promql.caller_error_count(ns, app_name)),
         )
     rules = policy(delivery)
     judgement = judge.judge(canary, reference, rules, recent)
@@ -132,12 +138,16 @@ def evaluate(
     return GateResult(app_name, window, rules.alpha, canary, reference, name, judgement, report)
 
 
-def counts(prometheus_url: str, namespace: str, workload: str, window: str, at: int | None = None) -> judge.Counts:
-    """A side's requests, 5xx and histogram over `window` (ending at `at`, default now)."""
-    requests = _count(prometheus_url, promql.request_count(namespace, workload, window, at))
-    errors = min(requests, _count(prometheus_url, promql.error_count(namespace, workload, window, at)))
+def counts(
+    prometheus_url: str, namespace: str, workload: str, window: str, at: int | None = None, build: str | None = None
+) -> judge.Counts:
+    """A side's requests, 5xx and histogram over `window` (ending at `at`, default now); with
+    `build`, only the pods whose version label is that (model/labels.py)."""
+    requests = _count(prometheus_url, promql.request_count(namespace, workload, window, at, build=build))
+    errors = min(requests, _count(prometheus_url, promql.error_count(namespace, workload, window, at, build)))
     buckets: list[tuple[float, int]] = []
-    for labels, value in prometheus.query(prometheus_url, promql.bucket_counts(namespace, workload, window, at)):
+    query = promql.bucket_counts(namespace, workload, window, at, build)
+    for labels, value in prometheus.query(prometheus_url, query):
         if math.isnan(value):
             continue  # no samples in the window for this bucket: nothing counted
         try:

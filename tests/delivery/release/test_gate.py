@@ -154,3 +154,27 @@ def test_gate_raises_unavailable_when_prometheus_answers_garbage():
     with servers.http_server(html) as address:
         with pytest.raises(UnavailableError, match="not the query API's JSON"):
             gate.evaluate(SETTINGS, "healthy", f"http://{address}", "5m")
+
+
+def test_only_the_stacks_canary_build_is_counted(prometheus_url):
+    # The previous build failed every request until five minutes ago, inside the window.
+    result = gate.evaluate(SETTINGS, "retagged", prometheus_url, f"{WINDOW}s")
+
+    assert result.canary.requests == pytest.approx(200 * WINDOW, rel=0.01)
+    assert result.canary.errors == pytest.approx(0.005 * 200 * WINDOW, rel=0.02)
+    assert result.verdict == "pass", result.report
+
+
+def test_a_5xx_series_born_inside_the_window_counts_its_first_error(prometheus_url):
+    # increase() reads 0 for a series whose samples are all 1 (prometheus/prometheus#1673).
+    found = gate.counts(prometheus_url, NAMESPACE, "late5xx-canary", f"{WINDOW}s", build="6.14.1")
+
+    assert found.errors == 1
+    assert found.requests == pytest.approx(200 * WINDOW + 1, rel=0.01)
+
+
+def test_a_series_older_than_the_window_is_not_counted_as_born_in_it(prometheus_url):
+    # Every scenario's counters start at 1000: only increase() over the window may count.
+    found = gate.counts(prometheus_url, NAMESPACE, "healthy-canary", "60s")
+
+    assert found.requests == pytest.approx(200 * 60, rel=0.05)
