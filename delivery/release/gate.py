@@ -74,6 +74,14 @@ def check_window(window: str) -> str:
     return window
 
 
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def _seconds(window: str) -> float:
+    """Seconds of a Prometheus duration (`check_window` accepted it)."""
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", window))
+
+
 def weighted_app(settings: Settings, app_name: str) -> WeightedApp:
     app = settings.apps.get(app_name)
     weighted = sorted(settings.apps_by_strategy("weighted"))
@@ -131,6 +139,8 @@ def evaluate(
             promql.RECENT,
             _count(prometheus_url, promql.request_count(ns, f"{app_name}-canary", promql.RECENT, build=build)),
             _count(prometheus_url, promql.caller_error_count(ns, app_name)),
+            app.weights.canary,
+            canary.requests * _seconds(promql.RECENT) / max(1.0, _seconds(window)),
         )
     rules = policy(delivery)
     judgement = judge.judge(canary, reference, rules, recent)

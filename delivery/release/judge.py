@@ -132,6 +132,13 @@ class Recent:
     window: str
     requests: int
     caller_errors: int
+    weight: int | None = None  # the canary's weight (percent), for people
+    expected: float | None = None  # requests its rate since the step began predicts in the window
+
+
+# Fewer expected requests than this in the recent window, and none arriving says nothing: a
+# Poisson count with mean 3 is 0 one time in 20.
+TELLING = 3.0
 
 
 @dataclass(frozen=True)
@@ -269,7 +276,7 @@ def judge(canary: Counts, reference: Counts | Slo, policy: Policy, recent: Recen
                 recent,
             )
         blocked = True
-        reasons.append(f"the canary holds weight but received no request in the last {recent.window}: not serving now")
+        reasons.append(_silence(recent))
     is_slo = isinstance(reference, Slo)
     if canary.requests <= 0:
         reasons.append("no request reached the canary since the step began: nothing to judge")
@@ -339,3 +346,19 @@ def _latency_against(canary: Counts, reference: Counts, policy: Policy) -> list[
         )
         for bound, slow, ref_slow in sides
     ]
+
+
+def _silence(recent: Recent) -> str:
+    """Why a canary that received nothing in the recent window holds."""
+    at = "" if recent.weight is None else f" at canary weight {recent.weight}%"
+    if recent.expected is not None and recent.expected < TELLING:
+        return (
+            f"no request in the last {recent.window}{at}: either not serving or too little traffic to tell "
+            f"(its rate since the step began predicts {recent.expected:.2g} requests in {recent.window})"
+        )
+    predicted = (
+        "" if recent.expected is None else f", where its rate since the step began predicts {recent.expected:.0f}"
+    )
+    return (
+        f"the canary holds weight{at} but received no request in the last {recent.window}{predicted}: not serving now"
+    )

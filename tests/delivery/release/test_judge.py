@@ -146,6 +146,11 @@ def test_a_canary_that_holds_weight_but_received_nothing_recently_never_passes()
     silent = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=0))
     assert silent.verdict == "inconclusive" and "not serving now" in silent.reasons[0]
 
+    busy = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=0, weight=10, expected=600))
+    assert busy.verdict == "inconclusive"
+    assert "at canary weight 10% but received no request in the last 2m, where its rate" in busy.reasons[0]
+    assert busy.reasons[0].endswith("predicts 600: not serving now")
+
     unreachable = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=12))
     assert unreachable.verdict == "fail" and "report 12 5xx for it" in unreachable.reasons[0]
 
@@ -161,6 +166,17 @@ def test_a_canary_at_100_against_the_slo():
     assert result.verdict == "fail" and result.tests[0].hypothesis == "canary error rate <= 1% (delivery.slo)"
     slow = Counts(60000, 300, ((250.0, 50000), (500.0, 55000), (math.inf, 60000)))
     assert judge.judge(slow, slo, POLICY).tests[1].verdict == "fail"
+
+
+def test_a_silent_canary_with_too_little_traffic_to_tell_says_so():
+    quiet = (side(300, 0), side(2700, 0))  # over an hour: 0.6 requests expected in 2m
+
+    result = judge.judge(*quiet, POLICY, Recent("2m", requests=0, caller_errors=0, weight=10, expected=0.6))
+
+    assert result.verdict == "inconclusive"
+    assert result.reasons[0].startswith(
+        "no request in the last 2m at canary weight 10%: either not serving or too little traffic to tell"
+    )
 
 
 def test_no_traffic_on_either_side_is_nothing_to_judge():
