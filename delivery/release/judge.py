@@ -359,6 +359,5 @@ def _silence(recent: Recent) -> str:
     predicted = (
         "" if recent.expected is None else f", where its rate since the step began predicts {recent.expected:.0f}"
     )
-    return (
-        f"the canary holds weight{at} but received no request in the last {recent.window}{predicted}: not serving now"
-    )
+    holds = "weight" if recent.weight is None else f"{recent.weight}% of the traffic"
+    return f"the canary holds {holds} but received no request in the last {recent.window}{predicted}: not serving now"

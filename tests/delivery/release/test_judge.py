@@ -148,7 +148,9 @@ def test_a_canary_that_holds_weight_but_received_nothing_recently_never_passes()
 
     busy = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=0, weight=10, expected=600))
     assert busy.verdict == "inconclusive"
-    assert "at canary weight 10% but received no request in the last 2m, where its rate" in busy.reasons[0]
+    assert (
+        "the canary holds 10% of the traffic but received no request in the last 2m, where its rate" in busy.reasons[0]
+    )
     assert busy.reasons[0].endswith("predicts 600: not serving now")
 
     unreachable = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=12))
