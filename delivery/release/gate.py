@@ -215,7 +215,8 @@ def _report(app_name, app, url, window, canary, reference, name, rules, judgemen
             else f"error rate {100 * reference.error_rate:g}%, p99 {reference.p99_ms:g} ms"
         ),
         f"  alpha {rules.alpha:.4g} (delivery.alpha / steps); tolerance: error rate x{rules.error_tolerance:g} "
-        f"or +{100 * rules.error_floor:g} points, slow share x{rules.latency_tolerance:g}",
+        f"or +{100 * rules.error_floor:g} points, slow share x{rules.latency_tolerance:g} "
+        f"or +{100 * rules.latency_floor:g} points",
     ]
     if judgement.recent is not None:
         r = judgement.recent

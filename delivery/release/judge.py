@@ -10,7 +10,8 @@ Model. Every request of a side is an independent Bernoulli trial: it fails (5xx)
 `pc` on the canary and `pg` on GA, and is "slow" (slower than a bucket boundary `b`) with
 probability `sc` / `sg`. Requests may interleave in any order chosen by traffic.
 
-Hypotheses (errors; latency reads the same with slow shares `sc`, `sg` and `latencyTolerance`):
+Hypotheses (errors; latency reads the same with slow shares `sc`, `sg`, `latencyTolerance` and the
+floor `LATENCY_FLOOR`):
 
     tolerance h(pg) = min(1, max(rho * pg, pg + floor))   rho = delivery.errorRateTolerance,
                                                           floor = delivery.errorRateFloor / 100
@@ -37,11 +38,13 @@ caller (autopilot, run every few minutes) may ask at any time.
 - H_bad lies in {pc >= rho pg} and in {pc >= pg + floor}: `pass` uses the mean of their two
   e-processes (an e-process under both), computed the same way with the inequalities reversed.
 
-Verdicts, at level `alpha` (the caller passes delivery.alpha / number of judged steps, so a whole
-release stays within delivery.alpha):
+Verdicts, at level `alpha` (the caller passes delivery.alpha / len(delivery.steps); "Scope of
+alpha" below says what a whole release then stays within):
 
-- `fail` when the evidence against H_ok reaches 2/alpha on errors or on latency (alpha split in
-  two): a canary within tolerance on both is failed with probability at most alpha, over all looks;
+- `fail` when the evidence against H_ok reaches 2/alpha on errors or 2k/alpha on latency at one of
+  its k boundaries (alpha split in two, latency's half over its boundaries): a canary within
+  tolerance on both is failed with probability at most alpha, over all looks (for latency, see
+  "Latency boundaries" on boundaries re-chosen between looks);
 - `pass` when the evidence against H_bad reaches 1/alpha on errors and on latency: a canary beyond
   the tolerance on either is passed with probability at most alpha (the data had the power to see
   a regression of the tolerance's size). A canary exactly at the tolerance is never decided;
