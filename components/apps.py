@@ -32,8 +32,8 @@ from components.pods import (
     port_name,
     restricted,
     service_host,
-    version_label,
 )
+from model.labels import version_label
 from model.settings import ABApp, App, Gcp, Side, WeightedApp
 
 

@@ -21,8 +21,8 @@ from components.pods import (
     load_command,
     metadata_field,
     port_name,
-    version_label,
 )
+from model.labels import version_label
 from model.settings import ABApp, CanaryApp, Gcp
 
 # The default check while traffic shifts: load on the canary for the metrics to judge.

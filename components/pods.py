@@ -34,14 +34,6 @@ def image_ref(repository: str, tag: str) -> str:
     return f"{repository}@{tag}" if tag.startswith("sha256:") else f"{repository}:{tag}"
 
 
-def version_label(tag: str) -> str:
-    """The tag as a label value (at most 63 chars, no ':'): a digest becomes `sha256-<12 hex>`."""
-    if tag.startswith("sha256:"):
-        return "sha256-" + tag.split(":", 1)[1][:12]
-    # An OCI tag is [A-Za-z0-9_][A-Za-z0-9._-]{0,127}: only its length and its ends can be invalid.
-    return tag[:63].strip("-_.")
-
-
 def service_host(app: str, namespace: str) -> str:
     return f"{app}.{namespace}.svc.cluster.local"
 

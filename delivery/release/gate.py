@@ -4,8 +4,9 @@ Asks Prometheus for the counts since the release step began (`increase(...)` ove
 range, model/promql.py): requests, 5xx and the request-duration histogram of `<app>-canary` and
 `<app>-ga`, and the canary's requests and callers' 5xx in the recent window. The judge
 (delivery/release/judge.py, pure) turns them into `pass`, `fail` or `inconclusive` at level
-`delivery.alpha / len(delivery.steps)`, so a whole release's false-rollback probability stays
-within `delivery.alpha`.
+`delivery.alpha / len(delivery.steps)`, so a release that judges each configured step once stays
+within `delivery.alpha` false rollbacks (a step judged again after a rollback, or a step off
+`delivery.steps`, spends its own share on top: judge.py's docstring, "Scope of alpha").
 
 A canary at 100 has no GA traffic to compare with: it is judged against GA's counts over the
 previous step of the same release (its time range from git, given by the caller), else against
@@ -27,6 +28,7 @@ from delivery.errors import UnavailableError, UsageError
 from delivery.release import judge, step_history
 from delivery.release.step_history import StepStart
 from model import promql, weights
+from model.labels import version_label
 from model.settings import Delivery, Settings, WeightedApp
 
 _PROM_DURATION = re.compile(r"(\d+(ms|s|m|h|d|w|y))+")
@@ -72,6 +74,14 @@ def check_window(window: str) -> str:
     return window
 
 
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def _seconds(window: str) -> float:
+    """Seconds of a Prometheus duration (`check_window` accepted it)."""
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", window))
+
+
 def weighted_app(settings: Settings, app_name: str) -> WeightedApp:
     app = settings.apps.get(app_name)
     weighted = sorted(settings.apps_by_strategy("weighted"))
@@ -107,7 +117,12 @@ def evaluate(
     app = weighted_app(settings, app_name)
     check_window(window)
     ns, delivery = app.namespace, settings.delivery
-    canary = counts(prometheus_url, ns, f"{app_name}-canary", window)
+    # Only the canary's current build: after a tag bump the window (from the commit's time) opens
+    # before deploy's `pulumi up` replaced the pods, and the previous build's counts are not this
+    # build's. Residual: on a weight-only step the window includes the minutes before deploy moved
+    # the weight, counted at the previous weight of the same build (same build, so still its data).
+    build = version_label(app.canary.tag)
+    canary = counts(prometheus_url, ns, f"{app_name}-canary", window, build=build)
     reference: judge.Counts | judge.Slo
     if app.weights.canary < 100:
         reference, name = counts(prometheus_url, ns, f"{app_name}-ga", window), f"{app_name}-ga over the same window"
@@ -122,8 +137,10 @@ def evaluate(
     if app.weights.canary > 0:
         recent = judge.Recent(
             promql.RECENT,
-            _count(prometheus_url, promql.request_count(ns, f"{app_name}-canary", promql.RECENT)),
-            _count(prometheus_url, promql.caller_error_count(ns, f"{app_name}-canary")),
+            _count(prometheus_url, promql.request_count(ns, f"{app_name}-canary", promql.RECENT, build=build)),
+            _count(prometheus_url, promql.caller_error_count(ns, app_name)),
+            app.weights.canary,
+            canary.requests * _seconds(promql.RECENT) / max(1.0, _seconds(window)),
         )
     rules = policy(delivery)
     judgement = judge.judge(canary, reference, rules, recent)
@@ -131,12 +148,16 @@ def evaluate(
     return GateResult(app_name, window, rules.alpha, canary, reference, name, judgement, report)
 
 
-def counts(prometheus_url: str, namespace: str, workload: str, window: str, at: int | None = None) -> judge.Counts:
-    """A side's requests, 5xx and histogram over `window` (ending at `at`, default now)."""
-    requests = _count(prometheus_url, promql.request_count(namespace, workload, window, at))
-    errors = min(requests, _count(prometheus_url, promql.error_count(namespace, workload, window, at)))
+def counts(
+    prometheus_url: str, namespace: str, workload: str, window: str, at: int | None = None, build: str | None = None
+) -> judge.Counts:
+    """A side's requests, 5xx and histogram over `window` (ending at `at`, default now); with
+    `build`, only the pods whose version label is that (model/labels.py)."""
+    requests = _count(prometheus_url, promql.request_count(namespace, workload, window, at, build=build))
+    errors = min(requests, _count(prometheus_url, promql.error_count(namespace, workload, window, at, build)))
     buckets: list[tuple[float, int]] = []
-    for labels, value in prometheus.query(prometheus_url, promql.bucket_counts(namespace, workload, window, at)):
+    query = promql.bucket_counts(namespace, workload, window, at, build)
+    for labels, value in prometheus.query(prometheus_url, query):
         if math.isnan(value):
             continue  # no samples in the window for this bucket: nothing counted
         try:
@@ -194,7 +215,8 @@ def _report(app_name, app, url, window, canary, reference, name, rules, judgemen
             else f"error rate {100 * reference.error_rate:g}%, p99 {reference.p99_ms:g} ms"
         ),
         f"  alpha {rules.alpha:.4g} (delivery.alpha / steps); tolerance: error rate x{rules.error_tolerance:g} "
-        f"or +{100 * rules.error_floor:g} points, slow share x{rules.latency_tolerance:g}",
+        f"or +{100 * rules.error_floor:g} points, slow share x{rules.latency_tolerance:g} "
+        f"or +{100 * rules.latency_floor:g} points",
     ]
     if judgement.recent is not None:
         r = judgement.recent

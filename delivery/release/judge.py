@@ -10,7 +10,8 @@ Model. Every request of a side is an independent Bernoulli trial: it fails (5xx)
 `pc` on the canary and `pg` on GA, and is "slow" (slower than a bucket boundary `b`) with
 probability `sc` / `sg`. Requests may interleave in any order chosen by traffic.
 
-Hypotheses (errors; latency reads the same with slow shares `sc`, `sg` and `latencyTolerance`):
+Hypotheses (errors; latency reads the same with slow shares `sc`, `sg`, `latencyTolerance` and the
+floor `LATENCY_FLOOR`):
 
     tolerance h(pg) = min(1, max(rho * pg, pg + floor))   rho = delivery.errorRateTolerance,
                                                           floor = delivery.errorRateFloor / 100
@@ -37,20 +38,43 @@ caller (autopilot, run every few minutes) may ask at any time.
 - H_bad lies in {pc >= rho pg} and in {pc >= pg + floor}: `pass` uses the mean of their two
   e-processes (an e-process under both), computed the same way with the inequalities reversed.
 
-Verdicts, at level `alpha` (the caller passes delivery.alpha / number of judged steps, so a whole
-release stays within delivery.alpha):
+Verdicts, at level `alpha` (the caller passes delivery.alpha / len(delivery.steps); "Scope of
+alpha" below says what a whole release then stays within):
 
-- `fail` when the evidence against H_ok reaches 2/alpha on errors or on latency (alpha split in
-  two): a canary within tolerance on both is failed with probability at most alpha, over all looks;
+- `fail` when the evidence against H_ok reaches 2/alpha on errors or 2k/alpha on latency at one of
+  its k boundaries (alpha split in two, latency's half over its boundaries): a canary within
+  tolerance on both is failed with probability at most alpha, over all looks (for latency, see
+  "Latency boundaries" on boundaries re-chosen between looks);
 - `pass` when the evidence against H_bad reaches 1/alpha on errors and on latency: a canary beyond
   the tolerance on either is passed with probability at most alpha (the data had the power to see
   a regression of the tolerance's size). A canary exactly at the tolerance is never decided;
 - `inconclusive` otherwise (too little data yet: hold).
 
-Latency boundary `b`: the largest histogram boundary with at least 1 % of the reference's requests
-slower (the lower edge of its p99 bucket); against the SLO, the smallest boundary at or above the
-SLO's p99, tested as "at most 1 % of the canary's requests slower". `b` is read from the reference's
-counts, so the latency guarantee holds for the boundary chosen; the benchmark measures it.
+Latency boundaries. Against GA, both edges of GA's p99 bucket: the lower edge (the largest `le`
+with at least 1 % of GA's requests slower) and the upper edge (the smallest `le` with under 1 % of
+GA's requests slower). The upper edge sees a canary slower than GA's whole p99 bucket (GA at 40 ms
+sits inside (25, 50]: a canary at 240 ms has every request slower than 50 ms, GA none); the lower
+edge sees a canary that piles more requests into that bucket (GA 2 % at 300 ms in (250, 500], the
+canary 20 %). An edge where GA's slow share leaves no room (tolerance >= 100 %, e.g. all of GA
+inside the bucket) is not tested. `fail` splits latency's alpha over the edges tested (Bonferroni);
+`pass` needs every edge to pass (an intersection-union test, no split). The slow share's floor is
+`LATENCY_FLOOR` (1 point, the p99's own 1 %), not `errorRateFloor`: a share of requests beyond a
+latency boundary is not an error rate, and GA's share at the upper edge is under 1 % by
+construction, often 0, where only the floor gives the test a tolerance. Against the SLO, the
+smallest boundary at or above the SLO's p99, tested as "at most 1 % of the canary's requests slower".
+
+The boundaries are read from GA's counts at every look, so the latency guarantee is one per
+boundary, not one e-process for the step: each boundary's statistic is an e-process, a look fails
+latency only when some boundary's reaches 2/alpha or more, so the probability of failing a canary
+within tolerance (at every boundary) is at most alpha / 2 times the number of boundaries the looks
+can choose (a union bound; at most the histogram's finite buckets). With the edges of GA's p99
+bucket the same at every look of a step (GA's traffic large and steady) it is alpha / 2, as for
+errors; bench/judge.py measures it.
+
+Scope of alpha: the caller's split `delivery.alpha / len(delivery.steps)` covers one look sequence
+per configured step. A step judged again after a rollback, or a hand-made step off
+`delivery.steps`, spends alpha beyond that bound: the release-wide bound is then
+(number of judged step runs) x delivery.alpha / len(delivery.steps).
 
 Errors are counted as 5xx; `pc = 1` (every request fails) and `pc = 0` are handled exactly.
 
@@ -63,14 +87,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from delivery.release.judge_stats import one_sample as _one_sample
+from delivery.release.judge_stats import two_sample as _two_sample
+
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 SLOW_SHARE = 0.01  # p99: the share of requests slower than the latency boundary
-_PRIOR = 0.5  # Jeffreys: Beta(1/2, 1/2)
-# The canary's share of events: a Beta centred on the tolerance's share worth 10 events. Any prior
-# keeps the guarantee; this one needs about one nat less evidence than Jeffreys' for 1.5x-2x
-# regressions (bench/judge.py) and more for a canary whose every request fails, which has plenty.
-_SHARE_PRIOR = 10.0
-_ITERATIONS = 60
+LATENCY_FLOOR = SLOW_SHARE  # the slow share's tolerance floor, a fraction (module docstring)
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,7 @@ class Policy:
     error_tolerance: float  # rho
     error_floor: float  # a fraction, 0.001 = 0.1 percentage point
     latency_tolerance: float
+    latency_floor: float = LATENCY_FLOOR  # a fraction of requests beyond a latency boundary
 
 
 @dataclass(frozen=True)
@@ -112,6 +135,13 @@ class Recent:
     window: str
     requests: int
     caller_errors: int
+    weight: int | None = None  # the canary's weight (percent), for people
+    expected: float | None = None  # requests its rate since the step began predicts in the window
+
+
+# Fewer expected requests than this in the recent window, and none arriving says nothing: a
+# Poisson count with mean 3 is 0 one time in 20.
+TELLING = 3.0
 
 
 @dataclass(frozen=True)
@@ -140,95 +170,6 @@ class Judgement:
     recent: Recent | None = None
 
 
-# --- likelihoods ---------------------------------------------------------------------------------
-
-
-def _loglik(x: float, n: float, p: float) -> float:
-    """log p^x (1-p)^(n-x) with 0 log 0 = 0."""
-    total = 0.0
-    if x > 0:
-        total += x * math.log(p) if p > 0 else -math.inf
-    if n - x > 0:
-        total += (n - x) * math.log1p(-p) if p < 1 else -math.inf
-    return total
-
-
-def _log_mixture(x: float, n: float, a: float = _PRIOR, b: float = _PRIOR) -> float:
-    """log of the beta-binomial sequence probability under Beta(a, b) (default Jeffreys')."""
-    return (
-        math.lgamma(x + a)
-        + math.lgamma(n - x + b)
-        - math.lgamma(n + a + b)
-        - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
-    )
-
-
-def _score(x: float, n: float, p: float) -> float:
-    return (x / p if x else 0.0) - ((n - x) / (1 - p) if n - x else 0.0)
-
-
-def _line_max(xc: int, nc: int, xg: int, ng: int, slope: float, shift: float, lo: float, hi: float) -> float:
-    """max over t in [lo, hi] of loglik_c(slope*t + shift) + loglik_g(t): concave, so bisect its derivative."""
-    if hi < lo:
-        return -math.inf
-
-    def value(t: float) -> float:
-        return _loglik(xc, nc, min(1.0, slope * t + shift)) + _loglik(xg, ng, t)
-
-    low, high = lo, hi
-    for _ in range(_ITERATIONS):
-        mid = (low + high) / 2
-        p = slope * mid + shift
-        if not 0 < mid < 1 or not 0 < p < 1:
-            break
-        if slope * _score(xc, nc, p) + _score(xg, ng, mid) > 0:
-            low = mid
-        else:
-            high = mid
-    return max(value((low + high) / 2), value(lo), value(hi))
-
-
-def _two_sample(xc: int, nc: int, xg: int, ng: int, rho: float, floor: float) -> tuple[float, float]:
-    """(log e against H_ok, log e against H_bad) for h(pg) = max(rho*pg, pg + floor).
-
-    H_ok is the union of A = {pc <= rho pg} and B = {pc <= pg + floor, pg <= floor / (rho - 1)}
-    (where the floor is the larger tolerance; above that GA rate B's points are in A): failing
-    needs evidence against both (an intersection-union test, level alpha without a split). A is
-    tested on the canary's share of all events, Binomial(x, rho nc / (rho nc + ng)) at A's boundary
-    when the counts are Poisson (Lindon et al.); B on both binomials, the likelihood maximised over
-    B (on its line or on its edge pg = floor / (rho - 1)). H_bad lies in the intersection of
-    {pc >= rho pg} and {pc >= pg + floor}: the mean of their two e-processes is one for it.
-    """
-    ratio_fail, ratio_pass = _one_sample(xc, xc + xg, rho * nc / (rho * nc + ng), _SHARE_PRIOR)
-    mixture = _log_mixture(xc, nc) + _log_mixture(xg, ng)
-    pc, pg = xc / nc, xg / ng
-    top = _loglik(xc, nc, pc) + _loglik(xg, ng, pg)
-    cross = min(1.0, floor / (rho - 1)) if rho > 1 else 1.0
-    if pc <= pg + floor and pg <= cross:
-        floor_fail = mixture - top
-    else:
-        edge = _loglik(xg, ng, cross) + _loglik(xc, nc, min(pc, cross + floor, 1.0))
-        floor_fail = mixture - max(_line_max(xc, nc, xg, ng, 1.0, floor, 0.0, min(cross, 1.0 - floor)), edge)
-    above = pc > pg + floor
-    on_line = _line_max(xc, nc, xg, ng, 1.0, floor, 0.0, 1.0 - floor) if not above else top
-    floor_pass = mixture - on_line
-    both = max(ratio_pass, floor_pass)
-    mean_pass = both + math.log((1 + math.exp(min(ratio_pass, floor_pass) - both)) / 2)
-    return min(ratio_fail, floor_fail), mean_pass
-
-
-def _one_sample(x: int, n: int, p0: float, prior: float | None = None) -> tuple[float, float]:
-    """(log e against p <= p0, log e against p >= p0) for one binomial; the mixture is Jeffreys',
-    or with `prior`, a Beta centred on p0 worth that many observations (mass near the boundary,
-    where the alternatives worth detecting are)."""
-    if n <= 0:
-        return 0.0, 0.0
-    mixture = _log_mixture(x, n) if prior is None else _log_mixture(x, n, p0 * prior, (1 - p0) * prior)
-    top = _loglik(x, n, x / n)
-    at_bound = _loglik(x, n, p0)
-    return mixture - (at_bound if x / n > p0 else top), mixture - (at_bound if x / n < p0 else top)
-
-
 # --- the judge -----------------------------------------------------------------------------------
 
 
@@ -239,8 +180,8 @@ def evidence(log_e: float) -> str:
     return f"{math.exp(log_e):.3g}"
 
 
-def _verdict(log_fail: float, log_pass: float, alpha: float) -> str:
-    if log_fail >= math.log(2 / alpha):
+def _verdict(log_fail: float, log_pass: float, alpha: float, splits: int = 1) -> str:
+    if log_fail >= math.log(2 * splits / alpha):
         return FAIL
     if log_pass >= math.log(1 / alpha):
         return PASS
@@ -260,6 +201,7 @@ def _test(
     policy: Policy,
     what: str,
     boundary: float | None = None,
+    splits: int = 1,
 ) -> Test:
     (xc, nc) = c
     if isinstance(ref, tuple):
@@ -270,7 +212,7 @@ def _test(
         xg = ng = 0
         log_fail, log_pass = _one_sample(xc, nc, ref)
         hypothesis = f"canary {what} <= {100 * ref:g}% (delivery.slo)"
-    verdict = _verdict(log_fail, log_pass, policy.alpha)
+    verdict = _verdict(log_fail, log_pass, policy.alpha, splits)
     return Test(
         metric,
         xc,
@@ -280,7 +222,7 @@ def _test(
         hypothesis,
         log_fail,
         log_pass,
-        math.log(2 / policy.alpha),
+        math.log(2 * splits / policy.alpha),
         math.log(1 / policy.alpha),
         verdict,
         boundary,
@@ -300,16 +242,20 @@ def describe(test: Test) -> str:
     )
 
 
-def latency_boundary(reference: Counts | Slo) -> float | None:
-    """The `le` the latency test counts "slow" requests above (module docstring)."""
-    if isinstance(reference, Slo):
-        return reference.p99_ms
+def latency_boundaries(reference: Counts) -> tuple[float, ...]:
+    """The lower and upper edges of GA's p99 bucket, those that exist (module docstring)."""
     finite = [(le, count) for le, count in reference.buckets if math.isfinite(le)]
     total = reference.histogram_total
     if not finite or total <= 0:
-        return None
-    slow_enough = [le for le, count in finite if total - count >= SLOW_SHARE * total]
-    return slow_enough[-1] if slow_enough else finite[0][0]
+        return ()
+    lower = [le for le, count in finite if total - count >= SLOW_SHARE * total]
+    upper = [le for le, count in finite if total - count < SLOW_SHARE * total]
+    return tuple(sorted({*lower[-1:], *upper[:1]}))
+
+
+def _room(share: float, tolerance: float, floor: float) -> bool:
+    """Whether a canary can be worse than GA's slow share `share` beyond the tolerance."""
+    return min(1.0, max(tolerance * share, share + floor)) < 1.0
 
 
 def _slo_boundary(canary: Counts, p99_ms: float) -> float | None:
@@ -333,7 +279,7 @@ def judge(canary: Counts, reference: Counts | Slo, policy: Policy, recent: Recen
                 recent,
             )
         blocked = True
-        reasons.append(f"the canary holds weight but received no request in the last {recent.window}: not serving now")
+        reasons.append(_silence(recent))
     is_slo = isinstance(reference, Slo)
     if canary.requests <= 0:
         reasons.append("no request reached the canary since the step began: nothing to judge")
@@ -354,25 +300,67 @@ def judge(canary: Counts, reference: Counts | Slo, policy: Policy, recent: Recen
                 "error rate",
             )
         )
-        bound = _slo_boundary(canary, reference.p99_ms) if isinstance(reference, Slo) else latency_boundary(reference)
-        slow = None if bound is None else canary.slower_than(bound)
-        ref_slow = None if bound is None or isinstance(reference, Slo) else reference.slower_than(bound)
-        if bound is None or slow is None or canary.histogram_total <= 0:
-            reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
-            blocked = True
-        elif isinstance(reference, Slo):
-            what = f"share slower than {bound:g} ms"
-            tests.append(_test("latency", (slow, canary.histogram_total), SLOW_SHARE, 1.0, 0.0, policy, what, bound))
-        elif ref_slow is not None:
-            ref = (ref_slow, reference.histogram_total)
-            what = f"share slower than {bound:g} ms"
-            tol, floor = policy.latency_tolerance, policy.error_floor
-            tests.append(_test("latency", (slow, canary.histogram_total), ref, tol, floor, policy, what, bound))
+        if isinstance(reference, Slo):
+            bound = _slo_boundary(canary, reference.p99_ms)
+            slow = None if bound is None else canary.slower_than(bound)
+            if bound is None or slow is None or canary.histogram_total <= 0:
+                reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
+                blocked = True
+            else:
+                what = f"share slower than {bound:g} ms"
+                slow_side = (slow, canary.histogram_total)
+                tests.append(_test("latency", slow_side, SLOW_SHARE, 1.0, 0.0, policy, what, bound))
+        else:
+            tests.extend(_latency_against(canary, reference, policy))
+            if len(tests) < 2:
+                reasons.append("no request-duration histogram (with the reference's buckets) to judge latency on")
+                blocked = True
     reasons.extend(describe(t) for t in tests)
     if any(t.verdict == FAIL for t in tests):
         verdict = FAIL
-    elif tests and len(tests) == 2 and not blocked and all(t.verdict == PASS for t in tests):
+    elif len(tests) >= 2 and not blocked and all(t.verdict == PASS for t in tests):
         verdict = PASS
     else:
         verdict = INCONCLUSIVE
     return Judgement(verdict, tuple(reasons), tuple(tests), recent)
+
+
+def _latency_against(canary: Counts, reference: Counts, policy: Policy) -> list[Test]:
+    """One test per edge of GA's p99 bucket with room for a worse canary; fail's alpha split over them."""
+    tol, floor = policy.latency_tolerance, policy.latency_floor
+    sides = []
+    for bound in latency_boundaries(reference):
+        slow, ref_slow = canary.slower_than(bound), reference.slower_than(bound)
+        if slow is None or ref_slow is None or canary.histogram_total <= 0:
+            return []  # the canary's buckets are not GA's: no like-for-like count
+        if _room(ref_slow / reference.histogram_total, tol, floor):
+            sides.append((bound, slow, ref_slow))
+    return [
+        _test(
+            "latency",
+            (slow, canary.histogram_total),
+            (ref_slow, reference.histogram_total),
+            tol,
+            floor,
+            policy,
+            f"share slower than {bound:g} ms",
+            bound,
+            splits=len(sides),
+        )
+        for bound, slow, ref_slow in sides
+    ]
+
+
+def _silence(recent: Recent) -> str:
+    """Why a canary that received nothing in the recent window holds."""
+    at = "" if recent.weight is None else f" at canary weight {recent.weight}%"
+    if recent.expected is not None and recent.expected < TELLING:
+        return (
+            f"no request in the last {recent.window}{at}: either not serving or too little traffic to tell "
+            f"(its rate since the step began predicts {recent.expected:.2g} requests in {recent.window})"
+        )
+    predicted = (
+        "" if recent.expected is None else f", where its rate since the step began predicts {recent.expected:.0f}"
+    )
+    holds = "weight" if recent.weight is None else f"{recent.weight}% of the traffic"
+    return f"the canary holds {holds} but received no request in the last {recent.window}{predicted}: not serving now"

@@ -110,6 +110,9 @@ def _flagger_interval(v: str) -> str:
             f"{v!r} does not start with minutes or seconds, which Flagger's Canary CRD requires "
             "(pattern ^[0-9]+(m|s)): use e.g. 30s, 1m or 90m"
         )
+    if duration_seconds(v) < 1:
+        # Flagger runs its checks every `interval`: zero (or 1ms) is no schedule at all.
+        raise ValueError(f"{v!r} is under a second: Flagger needs a positive interval, at least 1s (e.g. 30s, 1m)")
     return v
 
 

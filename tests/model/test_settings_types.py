@@ -89,7 +89,12 @@ def test_an_unhashable_strategy_exits_2_naming_the_key(tmp_path, capsys, strateg
         ("15s", True),
         ("1m", True),
         ("90m", True),
-        ("500ms", True),
+        ("500ms", False),  # at least a second: Flagger checks every interval
+        ("1ms", False),
+        ("0s", False),
+        ("0m", False),
+        ("1s", True),
+        ("1s500ms", True),
         ("1h", False),  # Flagger's Canary CRD: interval pattern ^[0-9]+(m|s)
         ("1h30m", False),
         ("153722867m", True),  # under 2^63 ns: Go's time.Duration holds it
@@ -106,6 +111,19 @@ def test_flagger_intervals_fit_its_crd_and_go_time_duration(dev_config, interval
     with pytest.raises(ConfigError) as raised:
         parse_stack_config(config)
     assert [p for p, _ in raised.value.problems] == ["apps.backend.analysis.interval"]
+
+
+@pytest.mark.parametrize("interval", ["0s", "0m", "1ms"])
+def test_an_interval_under_a_second_exits_2_naming_the_key(tmp_path, capsys, interval):
+    doc = yaml.safe_load((FIXTURES_DIR / "Pulumi.local.yaml").read_text())
+    apps = doc["config"][f"{PREFIX}apps"]
+    name = next(n for n, a in apps.items() if a.get("strategy", "canary") == "canary")
+    apps[name].setdefault("analysis", {})["interval"] = interval
+    (tmp_path / "Pulumi.local.yaml").write_text(yaml.safe_dump(doc))
+    code = main(["status", "--stack", "local", "--project-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"apps.{name}.analysis.interval" in err and "at least 1s" in err
+    assert "Traceback" not in err
 
 
 def test_bake_time_fits_a_go_time_duration_too(dev_config):

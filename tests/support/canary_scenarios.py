@@ -7,13 +7,15 @@ tests/conftest.py registers this module as a plugin (`pytest_plugins`), so any t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
 
+from model.labels import version_label
 from tests.support import servers
 from tests.support.istio_metrics import Workload, openmetrics
-from tests.support.stack_repo import NAMESPACE
+from tests.support.stack_repo import GA_TAG, NAMESPACE, NEW_TAG
 
 # Each app name is a scenario: (canary, GA) traffic from half an hour ago to a quarter hour ahead.
 # Rates are high enough for the judge to decide within minutes (a few thousand errors and slow
@@ -62,9 +64,40 @@ SCENARIOS = {
 }
 
 
+# Add the other scenarios after the dict literal, which stays the scenarios' (canary, GA) table.
+SCENARIOS.update(
+    {
+        # The previous canary build (6.14.0) failed every request until deploy replaced it five
+        # minutes ago; the stack's build (NEW_TAG) is healthy. The window opened at the commit.
+        "retagged": (
+            Workload(NAMESPACE, "retagged-canary", rps=200, error_ratio=0.005, latency_ms=45, slow_ratio=0.02),
+            Workload(NAMESPACE, "retagged-ga", rps=1800, error_ratio=0.005, latency_ms=40, slow_ratio=0.02),
+        ),
+        # No 5xx until one five minutes ago: its series is born at 1 (prometheus/prometheus#1673).
+        "late5xx": (
+            Workload(NAMESPACE, "late5xx-canary", rps=200, slow_ratio=0.02, first_5xx_at=-300),
+            Workload(NAMESPACE, "late5xx-ga", rps=1800, slow_ratio=0.02),
+        ),
+    }
+)
+# Istio reports the pods' `version` label (the tag, components/apps.py) as destination_version: the
+# canaries run the test stacks' canary tag (tests/support/stack_repo.py), GA its GA tag.
+SCENARIOS = {
+    name: (
+        dataclasses.replace(c, version=version_label(NEW_TAG)),
+        dataclasses.replace(g, version=version_label(GA_TAG)),
+    )
+    for name, (c, g) in SCENARIOS.items()
+}
+# Pods of another build under the same workload name: counted only if the gate ignores the build.
+OTHER_BUILDS = [
+    Workload(NAMESPACE, "retagged-canary", rps=20, error_ratio=1.0, until=-300, version=version_label("6.14.0")),
+]
+
+
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory):
-    workloads = [w for pair in SCENARIOS.values() for w in pair]
+    workloads = [w for pair in SCENARIOS.values() for w in pair] + OTHER_BUILDS
     with servers.prometheus(tmp_path_factory.mktemp("prometheus"), openmetrics(workloads, int(time.time()))) as url:
         yield url
 

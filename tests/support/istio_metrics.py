@@ -7,7 +7,11 @@ Series carry the labels Istio's sidecars report (`reporter`, `destination_worklo
 `latency_ms` (a `slow_ratio` share takes `slow_ms` instead), so with no slow share its p99 is the
 99% point of that latency's histogram bucket. `until` ends a workload's series (its pods are gone)
 that many seconds after "now" (negative: before); `caller_5xx_rps` is what callers' sidecars
-(`reporter="source"`) report as 503 for it, as when they find no healthy upstream.
+(`reporter="source"`) report as 503 for its app once it is gone, with the labels Istio gives a
+request that found no healthy upstream: `response_flags="UH"`, `destination_workload="unknown"`,
+`destination_version="unknown"`, the app's service in `destination_service*` (istio/istio#31728).
+`version` is the pods' `version` label, reported as `destination_version`. `first_5xx_at` adds a
+500 series born at 1 that many seconds from "now", as a sidecar creates it at the first 5xx.
 """
 
 from __future__ import annotations
@@ -30,12 +34,24 @@ class Workload:
     slow_ms: float = 300.0
     until: int | None = None
     caller_5xx_rps: float = 0.0
+    version: str = "unknown"
+    first_5xx_at: int | None = None
 
-    def _labels(self, reporter: str = "destination", **extra: str) -> str:
+    @property
+    def app(self) -> str:
+        """The app (its Service's name): scenario workloads are named `<app>-canary` / `<app>-ga`."""
+        return self.name.rsplit("-", 1)[0]
+
+    def labels(self, reporter: str = "destination", **extra: str) -> str:
         labels = {
             "reporter": reporter,
             "destination_workload": self.name,
             "destination_workload_namespace": self.namespace,
+            "destination_version": self.version,
+            "destination_service": f"{self.app}.{self.namespace}.svc.cluster.local",
+            "destination_service_name": self.app,
+            "destination_service_namespace": self.namespace,
+            "response_flags": "-",
             **extra,
         }
         return ",".join(f'{k}="{v}"' for k, v in labels.items())
@@ -46,16 +62,17 @@ class Workload:
             return []
         series = []
         if self.error_ratio < 1 or self.rps == 0:
-            series.append((self._labels(response_code="200"), self.rps * (1 - self.error_ratio)))
+            series.append((self.labels(response_code="200"), self.rps * (1 - self.error_ratio)))
         if self.error_ratio > 0 and self.rps > 0:
-            series.append((self._labels(response_code="500"), self.rps * self.error_ratio))
+            series.append((self.labels(response_code="500"), self.rps * self.error_ratio))
         return series
 
     def caller_series(self) -> list[tuple[str, float]]:
         """(labels, requests per second) the callers' sidecars report as failed for this workload."""
         if not self.caller_5xx_rps:
             return []
-        return [(self._labels(reporter="source", response_code="503"), self.caller_5xx_rps)]
+        unrouted = {"destination_workload": "unknown", "destination_version": "unknown", "response_flags": "UH"}
+        return [(self.labels(reporter="source", response_code="503", **unrouted), self.caller_5xx_rps)]
 
     def bucket_series(self) -> list[tuple[str, float]]:
         """(labels, observations per second) of each duration bucket, +Inf included."""
@@ -68,7 +85,7 @@ class Workload:
             bound = float(le)
             return (fast if bound >= self.latency_ms else 0.0) + (slow if bound >= self.slow_ms else 0.0)
 
-        return [(self._labels(le=le), at_most(le)) for le in bounds]
+        return [(self.labels(le=le), at_most(le)) for le in bounds]
 
     def expected_count(self, seconds: float, errors: bool = False) -> float:
         """What increase() over the last `seconds` answers for this workload's requests (or 5xx)."""
@@ -100,6 +117,9 @@ def openmetrics(workloads: list[Workload], now: int, before: int = 1800, after: 
         # Callers outlive the workload: they keep reporting what they receive for it.
         for labels, rate in w.caller_series():
             lines.extend(f"istio_requests_total{{{labels}}} {base + rate * (t - start):.3f} {t}" for t in times)
+        if w.first_5xx_at is not None:
+            labels = w.labels(response_code="500")
+            lines.extend(f"istio_requests_total{{{labels}}} 1 {t}" for t in times if t >= now + w.first_5xx_at)
     lines.append("# TYPE istio_request_duration_milliseconds histogram")
     for w in workloads:
         for labels, rate in w.bucket_series():

@@ -53,7 +53,8 @@ def test_json_gives_the_verdict_with_its_evidence(gate, prometheus_url):
     assert doc["canary"]["buckets"][-1] == {"le": "+Inf", "count": doc["canary"]["requests"]}
     assert doc["reference"]["name"] == "healthy-ga over the same window" and doc["reference"]["slo"] is None
     assert doc["recent"]["window"] == "2m" and doc["recent"]["requests"] > 0
-    errors, latency = doc["tests"]
+    errors, latency, upper = doc["tests"]  # latency at both edges of GA's p99 bucket, (250, 500]
+    assert (upper["metric"], upper["boundary_ms"], upper["verdict"]) == ("latency", 500.0, "pass")
     assert set(errors) == {
         "metric",
         "verdict",

@@ -95,12 +95,48 @@ def test_every_request_failing_is_judged_exactly():
     assert result.verdict == "fail" and math.isfinite(result.tests[0].log_e_fail)
 
 
-def test_latency_counts_requests_slower_than_gas_p99_bucket():
+def test_latency_counts_requests_slower_than_both_edges_of_gas_p99_bucket():
     result = judge.judge(side(6000, 60, slow=1200), side(54000, 540, slow=1080), POLICY)
 
+    # No finite `le` has under 1 % of GA slower: the lower edge is the only one.
     errors, latency = result.tests
     assert (latency.boundary_ms, latency.canary_events, latency.reference_events) == (250.0, 1200, 1080)
     assert (errors.verdict, latency.verdict, result.verdict) == ("inconclusive", "fail", "fail")
+
+
+def at(requests: int, ms: float) -> Counts:
+    """Every request takes `ms`, on Istio's default buckets."""
+    bounds = (10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
+    return Counts(requests, 0, (*((le, requests if le >= ms else 0) for le in bounds), (math.inf, requests)))
+
+
+def test_a_canary_six_times_slower_than_ga_inside_one_bucket_fails():
+    # GA sits inside (25, 50]: at its lower edge all of GA is "slow", so only the upper edge can tell.
+    result = judge.judge(at(50000, 240), at(200000, 40), POLICY)
+
+    assert result.verdict == "fail", result.reasons
+    (latency,) = [t for t in result.tests if t.metric == "latency"]
+    assert (latency.boundary_ms, latency.canary_events, latency.reference_events) == (50.0, 50000, 0)
+    assert "max(2 x GA's, GA's + 1 points)" in latency.hypothesis
+
+
+def test_a_canary_as_fast_as_ga_inside_one_bucket_passes():
+    assert judge.judge(at(50000, 45), at(200000, 40), POLICY).verdict == "pass"
+
+
+def test_fail_splits_latencys_alpha_over_the_edges_it_tests():
+    # GA: 98 % at 40 ms, 2 % at 300 ms, in (250, 500]; the canary piles 20 % into that bucket.
+    def mix(requests: int, slow: int) -> Counts:
+        fast = requests - slow
+        return Counts(requests, 0, ((25.0, 0), (50.0, fast), (250.0, fast), (500.0, requests), (math.inf, requests)))
+
+    result = judge.judge(mix(12000, 2400), mix(108000, 2160), POLICY)
+
+    errors, lower, upper = result.tests
+    assert (lower.boundary_ms, upper.boundary_ms) == (250.0, 500.0)
+    assert errors.fail_bound == pytest.approx(math.log(2 / POLICY.alpha))
+    assert lower.fail_bound == upper.fail_bound == pytest.approx(math.log(4 / POLICY.alpha))
+    assert (lower.verdict, upper.verdict, result.verdict) == ("fail", "pass", "fail")
 
 
 def test_a_canary_that_holds_weight_but_received_nothing_recently_never_passes():
@@ -109,6 +145,13 @@ def test_a_canary_that_holds_weight_but_received_nothing_recently_never_passes()
 
     silent = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=0))
     assert silent.verdict == "inconclusive" and "not serving now" in silent.reasons[0]
+
+    busy = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=0, weight=10, expected=600))
+    assert busy.verdict == "inconclusive"
+    assert (
+        "the canary holds 10% of the traffic but received no request in the last 2m, where its rate" in busy.reasons[0]
+    )
+    assert busy.reasons[0].endswith("predicts 600: not serving now")
 
     unreachable = judge.judge(*healthy, POLICY, Recent("2m", requests=0, caller_errors=12))
     assert unreachable.verdict == "fail" and "report 12 5xx for it" in unreachable.reasons[0]
@@ -125,6 +168,17 @@ def test_a_canary_at_100_against_the_slo():
     assert result.verdict == "fail" and result.tests[0].hypothesis == "canary error rate <= 1% (delivery.slo)"
     slow = Counts(60000, 300, ((250.0, 50000), (500.0, 55000), (math.inf, 60000)))
     assert judge.judge(slow, slo, POLICY).tests[1].verdict == "fail"
+
+
+def test_a_silent_canary_with_too_little_traffic_to_tell_says_so():
+    quiet = (side(300, 0), side(2700, 0))  # over an hour: 0.6 requests expected in 2m
+
+    result = judge.judge(*quiet, POLICY, Recent("2m", requests=0, caller_errors=0, weight=10, expected=0.6))
+
+    assert result.verdict == "inconclusive"
+    assert result.reasons[0].startswith(
+        "no request in the last 2m at canary weight 10%: either not serving or too little traffic to tell"
+    )
 
 
 def test_no_traffic_on_either_side_is_nothing_to_judge():
