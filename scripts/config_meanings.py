@@ -22,6 +22,18 @@ VALIDATORS = {
     "_cidr": "a CIDR block with zero host bits (`203.0.113.0/24`)",
     "_regex": "a regular expression RE2 accepts (no lookarounds, backreferences, atomic or possessive groups)",
     "_header": "a lowercase HTTP header name (`user-agent`, `cookie`, `x-canary`)",
+    # An app's own service (model/settings/workload.py).
+    "_dns_subdomain": "a Kubernetes object name: a DNS subdomain (lowercase letters, digits, `-`, `.`; at most 253)",
+    "_config_key": "a Secret key: letters, digits, `-`, `_`, `.`",
+    "_email": "a Google service account email (`api@my-project.iam.gserviceaccount.com`)",
+    "_quantity": "a Kubernetes quantity (`250m`, `1`, `128Mi`, `1Gi`); `null` unsets it",
+    "_path": "an absolute path (`/tmp`, `/healthz`)",
+    "_annotation_key": "an annotation key (`sidecar.istio.io/proxyCPU`)",
+    "_metric_name": "a DNS label of at most 40 characters (`error-rate`)",
+    "_url": "an `http://` or `https://` URL",
+    "_flagger_duration": "a number with `s` or `m` (`30s`, `1m`): Flagger's webhook timeout",
+    "_flagger_interval": "a duration that starts with minutes or seconds (`30s`, `1m`, `90m`), as Flagger's "
+    "Canary CRD requires",
 }
 
 _GKE = " GKE only (`cluster.provider: gke`)."
@@ -54,8 +66,9 @@ MEANINGS = {
     "platform.gatewayNodePort": "The gateway's fixed HTTP node port (`NodePort` only): what `scripts/kind-up.sh` "
     "maps to the host.",
     "platform.mtls": "Mesh-wide PeerAuthentication mode.",
-    "apps.<name>.namespace": "The app's namespace, created with sidecar injection on. Not a platform namespace "
-    "(`istio-system`, `monitoring`, any `kube-*`); `default` is allowed.",
+    "apps.<name>.namespace": "The app's namespace, labelled for sidecar injection. Created (and deleted on "
+    "destroy) unless it is `default` or marked `namespaces.<ns>.create: false`, which the program only labels. "
+    "Not a platform namespace (`istio-system`, `monitoring`, any `kube-*`).",
     "apps.<name>.strategy": "`weighted`: GA and canary Deployments, weights edited by PR; `canary`: Flagger "
     "progressive canary; `ab`: Flagger A/B test on header or cookie matches.",
     "apps.<name>.image": "The image repository; the tag is in `tag` (Flagger apps) or `ga.tag`/`canary.tag`.",
@@ -71,8 +84,8 @@ MEANINGS = {
     "apps.<name>.weights.ga": "GA's share of traffic in percent; `weights.ga + weights.canary = 100`.",
     "apps.<name>.weights.canary": "The canary's share in percent: what a release PR changes "
     "(`promote`, `rollback`, `finalize`).",
-    "apps.<name>.loadtest.qps": "Requests per second the app's in-mesh load tester sends, so both sides have "
-    "traffic to judge.",
+    "apps.<name>.loadtest.qps": "Requests per second of the app's in-mesh load generator, so both sides have "
+    "traffic to judge. No `loadtest` key: no load generator (the app's own clients make its traffic).",
     "apps.<name>.loadtest.concurrency": "Concurrent connections of the load tester.",
     "apps.<name>.autopilot": "`false`: autopilot leaves this app to people (it reports `skip`).",
     "apps.<name>.tag": "The one tag in Git: Flagger runs it as the canary and promotes it to primary.",
@@ -84,19 +97,119 @@ MEANINGS = {
     "apps.<name>.analysis.iterations": "Checks an A/B test runs before Flagger promotes.",
     "apps.<name>.match[].header": "The header a request must carry to reach the candidate (`cookie` is a header).",
     "apps.<name>.match[].regex": "The regular expression the header's value must match.",
-    "delivery.maxWeightStep": "The most one PR may raise a canary weight (`check`); autopilot's steps stay within it.",
-    "delivery.maxErrorRateDelta": "Percentage points a canary's error rate may exceed GA's (promotion gate, "
-    "autopilot, alerts).",
-    "delivery.maxLatencyRatio": "How many times GA's p99 a canary's p99 may reach (promotion gate, autopilot, alerts).",
+    "delivery.maxWeightStep": "The most one step (one PR) may raise a canary weight. The next step is the "
+    "smallest of `steps` above the weight, capped by this: `check`, `promote --step` and autopilot share it.",
     "delivery.steps": "The canary weights autopilot walks: rising strictly from 0, ending at 100, each within "
     "`maxWeightStep` of the previous when you set them (the default is capped at `maxWeightStep` per move).",
     "delivery.bakeTime": "At least `1m`: how long a step runs healthy before autopilot moves on.",
     "delivery.autoRollback": "`true`: autopilot rolls a canary the gate judges worse than GA back to 0; "
     "`false`: it holds and says so.",
     "delivery.autopilot": "`false` pauses autopilot for the whole stack.",
+    # --- Issue 18: a team's own service (model/settings/workload.py), every strategy unless noted ---
+    "apps.<name>.port": "The container port. Services, VirtualService, DestinationRule, Flagger's `service.port`, "
+    "probes, load tests and URLs all follow it. Not a port the Istio sidecar binds (15000, 15001, 15004, "
+    "15006, 15008, 15009, 15020, 15021, 15053, 15090).",
+    "apps.<name>.protocol": "The Service and container port name, which Istio selects the protocol by. `grpc` "
+    "load tests call the gRPC health service (`ghz`) instead of a path.",
+    "apps.<name>.command": "The container's command (entrypoint); unset: the image's.",
+    "apps.<name>.args": "The container's arguments; unset: the image's.",
+    "apps.<name>.env": "Plain environment variables `NAME: value`; names are C identifiers, values strings "
+    "(quote numbers). Never a credential: the mandatory policy `secrets-are-secret` rejects names with "
+    "`PASSWORD`, `PASSWD`, `TOKEN`, `SECRET`, `API_KEY`, `WEBHOOK` or ending in `KEY`/`KEYS`: use `secretEnv`.",
+    "apps.<name>.envFrom[].secretRef": "A Secret in the app's namespace whose keys all become environment "
+    "variables. The team creates it; `verify` lists it as an external reference. One of `secretRef`, "
+    "`configMapRef` per item.",
+    "apps.<name>.envFrom[].configMapRef": "A ConfigMap in the app's namespace whose keys all become environment "
+    "variables (created by the team; an external reference for `verify`).",
+    "apps.<name>.secretEnv.<key>.secret": "The Secret (in the app's namespace, created by the team) the variable "
+    "`<key>` reads (`valueFrom.secretKeyRef`). A name may not also be in `env`.",
+    "apps.<name>.secretEnv.<key>.key": "The key inside that Secret.",
+    "apps.<name>.resources.requests.cpu": "CPU request of the app container; at most `limits.cpu`.",
+    "apps.<name>.resources.requests.memory": "Memory request; at most `limits.memory`.",
+    "apps.<name>.resources.limits.cpu": "CPU limit.",
+    "apps.<name>.resources.limits.memory": "Memory limit.",
+    **{
+        f"apps.<name>.probes.{probe}.{key}": text
+        for probe, what in (
+            ("readiness", "Readiness probe (none by default; the advisory policy `readiness-probe` warns)"),
+            ("liveness", "Liveness probe (none by default)"),
+            ("startup", "Startup probe (none by default)"),
+        )
+        for key, text in (
+            ("path", f"{what}: an HTTP GET of this path on the app's port. Set exactly one of `path`, `tcp`, `grpc`."),
+            ("tcp", f"{what}: a TCP connect to the app's port."),
+            ("grpc", f"{what}: the gRPC health check on the app's port."),
+            ("initialDelaySeconds", "Seconds before the first probe; unset: Kubernetes' default."),
+            ("periodSeconds", "Seconds between probes; unset: Kubernetes' default."),
+            ("timeoutSeconds", "Seconds one probe may take; unset: Kubernetes' default."),
+            ("failureThreshold", "Failed probes in a row that count as a failure; unset: Kubernetes' default."),
+        )
+    },
+    "apps.<name>.serviceAccount.gcpServiceAccount": "Workload Identity: the app runs as its own ServiceAccount "
+    "(named after the app) annotated `iam.gke.io/gcp-service-account`; on `cluster.provider: gke` the program "
+    "also grants `roles/iam.workloadIdentityUser` on that Google account to "
+    "`serviceAccount:<gcp:project>.svc.id.goog[<ns>/<app>]`. No `serviceAccount`: the namespace's `default`.",
+    "apps.<name>.securityContext.runAsUser": "The uid the containers run as. `0` (root) violates the mandatory "
+    "policy `pod-security-restricted`.",
+    "apps.<name>.securityContext.runAsGroup": "The gid the containers run as.",
+    "apps.<name>.securityContext.readOnlyRootFilesystem": "`false` makes the root filesystem writable (advisory "
+    "policy `workload-security`); prefer `writablePaths`.",
+    "apps.<name>.writablePaths": "Directories mounted as `emptyDir` under the read-only root (at most 20; "
+    "volume named after the path: `/var/cache/app` -> `var-cache-app`).",
+    "apps.<name>.imagePullSecrets": "Secrets in the app's namespace to pull a private image with (created by "
+    "the team).",
+    "apps.<name>.podAnnotations": "Annotations on the app's pods (`sidecar.istio.io/proxyCPU: 200m`).",
+    "apps.<name>.tls.credentialName": "HTTPS: a `kubernetes.io/tls` Secret in `istio-system` (the gateway's "
+    "namespace). The public Gateway serves the app's `hosts` on 443 with it (`tls.mode: SIMPLE`) and redirects "
+    "them from port 80 to HTTPS. Needs concrete `hosts` (no `*`).",
+    "apps.<name>.loadtest.path": "The path the load generator requests; not for `protocol: grpc`.",
+    "apps.<name>.autoscaling.minReplicas": "The fewest replicas of the HPA Flagger scales the app with "
+    "(Flagger's target sets no `replicas`); at most `maxReplicas`.",
+    "apps.<name>.autoscaling.maxReplicas": "The most replicas of the HPA.",
+    "apps.<name>.autoscaling.cpu": "The HPA's target CPU utilisation, in percent of the CPU request.",
+    "apps.<name>.analysis.metrics[].name": "One check per analysis interval, in Flagger's shape. `error-rate` "
+    "(percent of 5xx) and `latency` (p99 ms) use the platform's MetricTemplates; any other name needs `query`. "
+    "Default: `[{name: error-rate, thresholdRange: {max: 1}}, {name: latency, thresholdRange: {max: 500}}]`.",
+    "apps.<name>.analysis.metrics[].thresholdRange.min": "The lowest passing value; set `min`, `max` or both.",
+    "apps.<name>.analysis.metrics[].thresholdRange.max": "The highest passing value.",
+    "apps.<name>.analysis.metrics[].interval": "The metric's query window.",
+    "apps.<name>.analysis.metrics[].query": "PromQL for a custom metric, with Flagger's `{{ namespace }}`, "
+    "`{{ target }}` and `{{ interval }}`; the app gets a MetricTemplate `<app>-<name>` in its namespace.",
+    "apps.<name>.analysis.webhooks[].name": "A Flagger webhook. Unset `webhooks`: one `rollout` load test "
+    "`load-test` of the canary on its port (`hey`, or `ghz` for grpc); `[]`: none.",
+    "apps.<name>.analysis.webhooks[].type": "When Flagger calls it (Flagger's webhook types).",
+    "apps.<name>.analysis.webhooks[].url": "Your endpoint; exactly one of `url` and `cmd`.",
+    "apps.<name>.analysis.webhooks[].cmd": "A command the namespace's Flagger load tester runs (its URL is the "
+    "webhook's).",
+    "apps.<name>.analysis.webhooks[].timeout": "How long Flagger waits for the webhook.",
+    "apps.<name>.analysis.webhooks[].metadata": "Flagger's webhook metadata (`type: bash` runs `cmd` in a shell).",
+    "namespaces.<ns>.create": "`false`: the app namespace exists already; the program only adds "
+    "`istio-injection=enabled` (a server-side-apply patch) and leaves it on destroy. `default` is never created "
+    "nor deleted (`create: true` for it is an error). Each key must be a namespace an app runs in. Never flip a "
+    "namespace the program created to `false`: Pulumi would delete it first.",
+    # --- end of issue 18 ---
     "notifications.slackChannel": "The Slack channel Flagger posts to (`#deploys`); required when "
     "`slackWebhookUrl` is set.",
     "notifications.slackUser": "The name Flagger posts as.",
+    # --- Issues 20 and 21 (platform HA, the judge): short texts for a green build on this branch; the
+    # docs engineer folding in issues 20/21 writes the final ones (keep theirs on a conflict). ---
+    "platform.istiodReplicas": "The fewest istiod replicas its autoscaler keeps; a GKE stack needs at least 2 "
+    "(default 2; 1 on an existing cluster).",
+    "platform.istiodMaxReplicas": "The most istiod replicas its autoscaler adds; at least `istiodReplicas`.",
+    "platform.gatewayReplicas": "The fewest ingress gateway replicas; a GKE stack needs at least 2 (default 2; "
+    "1 on an existing cluster).",
+    "platform.gatewayMaxReplicas": "The most ingress gateway replicas; at least `gatewayReplicas`.",
+    "delivery.alpha": "The judge's false-alarm bound for a whole release: the chance it fails a canary within "
+    "tolerance, or passes one beyond it.",
+    "delivery.errorRateTolerance": "How many times GA's error rate a canary may reach before the judge fails it.",
+    "delivery.errorRateFloor": "Percentage points of errors a canary may add over GA whatever the ratio "
+    "(for a GA with almost no errors).",
+    "delivery.latencyTolerance": "How many times GA's share of slow requests (above GA's p99 bucket) a canary "
+    "may have.",
+    "delivery.slo.errorRate": "Error rate (percent) a canary at 100 is held to when no earlier step of its "
+    "release measured GA.",
+    "delivery.slo.p99Ms": "p99 latency (ms) a canary at 100 is held to in that case.",
+    # --- end of issues 20 and 21 ---
 }
 
 # Keys the pydantic models do not hold: (default, allowed, meaning, `pulumi config set` form).

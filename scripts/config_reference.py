@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from model.settings.parse import PROJECT  # noqa: E402
-from model.settings.schema import SECTIONS, STRATEGIES, TOP_LEVEL_KEYS  # noqa: E402
+from model.settings.schema import SECTIONS, STRATEGIES, TOP_LEVEL_KEYS, NamespaceSpec  # noqa: E402
 from scripts.config_meanings import MEANINGS, NOT_MODELLED, VALIDATORS  # noqa: E402
 
 PAGE = ROOT / "docs" / "reference" / "configuration.md"
@@ -108,10 +108,17 @@ def _allowed(annotation: Any, metadata: list[Any], where: str) -> str:
         if name not in VALIDATORS:
             raise Unexplained(f"{where}: field type validated by {name}(): add its text to VALIDATORS")
         return VALIDATORS[name]
+    if typing.get_origin(bare) is Literal and typing.get_args(bare) == (True,):
+        return "`true`"  # a flag that is set or absent (`probes.readiness.tcp: true`)
     if typing.get_origin(bare) is Literal:
-        return "one of " + ", ".join(_code(str(v)) for v in typing.get_args(bare))
+        return "one of " + ", ".join(_code(json.dumps(v).strip('"')) for v in typing.get_args(bare))
     if bare is bool:
         return "`true` or `false`"
+    if typing.get_origin(bare) in (Union, types.UnionType) and set(typing.get_args(bare)) - {type(None)} == {
+        int,
+        float,
+    }:
+        bare = float  # `min: 1` or `min: 0.5`: a number either way
     if bare in (int, float):
         return _range("an integer" if bare is int else "a number", _bounds(metadata))
     if bare is str:
@@ -127,9 +134,10 @@ def _allowed(annotation: Any, metadata: list[Any], where: str) -> str:
 def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
-    if field.default is None:
+    value = field.get_default(call_default_factory=True)  # `env: {}` is a default_factory
+    if value is None:
         return "none"
-    return _yaml(field.default)
+    return _yaml(value)
 
 
 def _flag(annotation: Any) -> str:
@@ -138,7 +146,9 @@ def _flag(annotation: Any) -> str:
     bare, _ = _unwrap(_optional(annotation))
     if bare is float:
         return " --type float"
-    if bare is str or typing.get_origin(bare) is Literal:
+    if bare is str or (
+        typing.get_origin(bare) is Literal and not all(isinstance(v, bool) for v in typing.get_args(bare))
+    ):
         return " --type string"
     return ""
 
@@ -225,6 +235,8 @@ def collect() -> dict[str, list[Row]]:
             sections[key] = _rows(SECTIONS[key], key, key)
         elif key == "apps":
             sections["apps"] = [_extra("apps.<name>"), *_app_rows()]
+        elif key == "namespaces":
+            sections["namespaces"] = _rows(NamespaceSpec, "namespaces.<ns>", "namespaces.NAME")
         elif key in NOT_MODELLED:
             sections.setdefault("other", []).append(_extra(key))
         else:
@@ -254,6 +266,7 @@ TITLES = {
     "apps": "apps",
     "delivery": "delivery",
     "notifications": "notifications",
+    "namespaces": "namespaces (existing namespaces)",
     "other": "Other top-level keys",
 }
 
@@ -272,7 +285,7 @@ _PITFALLS = [
         "add `--type string` (the forms below do)",
     ),
     (
-        "`--path` with a decimal (`... maxLatencyRatio 1.5`)",
+        "`--path` with a decimal (`... errorRateTolerance 1.5`)",
         'stored as the string `"1.5"`, refused: a number is expected',
         "add `--type float` (the forms below do)",
     ),
@@ -304,7 +317,7 @@ Sections are mappings, so a key inside one needs `--path`:
 pulumi config set --path '{PROJECT}:cluster.name' my-cluster
 pulumi config set --path '{PROJECT}:apps.podinfo.weights.canary' 10
 pulumi config set --path '{PROJECT}:cluster.masterAuthorizedNetworks[0]' 198.51.100.0/24
-pulumi config set --path '{PROJECT}:delivery.maxLatencyRatio' --type float 1.5
+pulumi config set --path '{PROJECT}:delivery.errorRateTolerance' --type float 1.5
 pulumi config set gcp:project my-project                  # a top-level key: no --path
 ```
 

@@ -5,9 +5,11 @@
 
 One action per weighted app, with its evidence: hold, promote (to the next of delivery.steps),
 finalize, rollback, none (nothing in flight) or skip (paused by `autopilot: false`). The bake
-time of a step runs from the base-branch commit that last changed the app's canary weight or
-canary tag (--base, default origin/main, else HEAD); the gate uses the same counts and judge
-as `gate` (delivery/release/judge.py). See the README's "Autopilot" section for the full table.
+time of a step runs from the base-branch commit that last changed what the app's canary serves:
+its weight or its build (image or pod spec) (--base, default origin/main, else HEAD); the gate
+uses the same counts and judge as `gate` (delivery/release/judge.py). A canary build rolled back
+on the base is never promoted again until a person sets it again (trailer `Autopilot-Retry: TAG`).
+The full table: docs/releases/autopilot.md.
 
 --live-weights FILE (`kubectl get virtualservices -A -o json`): an app whose VirtualService the
 cluster serves with other weights than Git holds, with both splits in its reason.

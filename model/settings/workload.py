@@ -297,6 +297,13 @@ def _url(v: str) -> str:
     return v
 
 
+def _flagger_duration(v: str) -> str:
+    # Flagger's CRD: `^[0-9]+(m|s)`.
+    if not re.fullmatch(r"\d+(s|m)", v):
+        raise ValueError(f"{v!r} is not a Flagger timeout: a number with s or m, like 30s or 1m")
+    return v
+
+
 class Webhook(StrictModel):
     """Flagger's webhook; `cmd` is a command the namespace's load tester runs (its URL, the default)."""
 
@@ -304,7 +311,7 @@ class Webhook(StrictModel):
     type: Literal[WEBHOOK_TYPES] = "rollout"  # type: ignore[valid-type]
     url: Annotated[str, AfterValidator(_url)] | None = None
     cmd: str | None = Field(None, min_length=1)
-    timeout: Annotated[str, AfterValidator(lambda v: _flagger_duration(v))] = "30s"
+    timeout: Annotated[str, AfterValidator(_flagger_duration)] = "30s"
     metadata: Mapping[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -314,13 +321,6 @@ class Webhook(StrictModel):
         if self.cmd is not None and "cmd" in self.metadata:
             raise Problems([("metadata.cmd", "set the command once, in cmd")])
         return self
-
-
-def _flagger_duration(v: str) -> str:
-    # Flagger's CRD: `^[0-9]+(m|s)`.
-    if not re.fullmatch(r"\d+(s|m)", v):
-        raise ValueError(f"{v!r} is not a Flagger timeout: a number with s or m, like 30s or 1m")
-    return v
 
 
 class FlaggerChecks(StrictModel):

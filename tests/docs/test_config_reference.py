@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from model.settings.fields import StrictModel
 from model.settings.parse import PROJECT
-from model.settings.schema import SECTIONS, STRATEGIES, TOP_LEVEL_KEYS
+from model.settings.schema import SECTIONS, STRATEGIES, TOP_LEVEL_KEYS, NamespaceSpec
 from scripts import config_meanings, config_reference
 from tests.support.project import PROJECT_DIR
 
@@ -52,7 +52,8 @@ def test_the_reference_names_every_key_the_model_accepts_by_its_full_pulumi_name
     rows = _rows(PAGE.read_text())
     expected = {f"{PROJECT}:{path}" for section, model in SECTIONS.items() for path in _leaf_paths(model, section)}
     expected |= {f"{PROJECT}:{path}" for model in STRATEGIES.values() for path in _leaf_paths(model, "apps.<name>")}
-    expected |= {f"{PROJECT}:{key}" for key in TOP_LEVEL_KEYS if key not in SECTIONS and key != "apps"}
+    expected |= {f"{PROJECT}:{path}" for path in _leaf_paths(NamespaceSpec, "namespaces.<ns>")}
+    expected |= {f"{PROJECT}:{key}" for key in TOP_LEVEL_KEYS if key not in {*SECTIONS, "apps", "namespaces"}}
     expected |= {"gcp:project", "gcp:region"}
     assert sorted(expected - rows.keys()) == [], "keys the model accepts but the reference does not name"
     assert sorted(rows.keys() - expected - {f"{PROJECT}:apps.<name>"}) == [], "keys the model does not accept"
@@ -69,7 +70,7 @@ def test_every_key_has_a_pulumi_config_set_form_with_path_for_keys_inside_a_sect
 @pytest.mark.parametrize(
     "key, flag",
     [
-        ("delivery.maxLatencyRatio", "--type float"),  # `--path` would store "1.5" as a string
+        ("delivery.errorRateTolerance", "--type float"),  # `--path` would store "1.5" as a string
         ("apps.<name>.ga.tag", "--type string"),  # and a tag like 20260101 as a number
         ("delivery.maxWeightStep", None),  # integers and booleans keep their type under --path
         ("cluster.deletionProtection", None),
@@ -139,7 +140,8 @@ def test_camel_case_names_follow_the_model():
     text = PAGE.read_text()
     for section, model in SECTIONS.items():
         for name in model.model_fields:
-            assert f"{PROJECT}:{section}.{to_camel(name)}`" in text
+            # A nested model (`delivery.slo`) is named by its leaves (`delivery.slo.errorRate`).
+            assert any(f"{PROJECT}:{section}.{to_camel(name)}{end}" in text for end in "`."), name
     assert _aliases(SECTIONS["cluster"]) >= {"masterAuthorizedNetworks", "deletionProtection"}
 
 
