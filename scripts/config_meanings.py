@@ -18,7 +18,10 @@ VALIDATORS = {
     "or several ranges separated by a double pipe",
     "_repository": "an OCI repository without tag or digest (`ghcr.io/owner/name`)",
     "_exact_version": "an exact chart version `X.Y.Z`",
-    "_duration": "a duration: numbers with `ms`, `s`, `m` or `h` (`15s`, `1m`, `1h30m`)",
+    "_duration": "a duration: numbers with `ms`, `s`, `m` or `h` (`15s`, `1m`, `1h30m`), at most what a Go "
+    "`time.Duration` holds (about `2562047h`)",
+    "_flagger_interval": "a duration starting with seconds or minutes (`15s`, `1m`, `90m`; Flagger's Canary CRD "
+    "refuses `1h`), at most what a Go `time.Duration` holds",
     "_cidr": "a CIDR block with zero host bits (`203.0.113.0/24`)",
     "_regex": "a regular expression RE2 accepts (no lookarounds, backreferences, atomic or possessive groups)",
     "_header": "a lowercase HTTP header name (`user-agent`, `cookie`, `x-canary`)",
@@ -42,8 +45,9 @@ MEANINGS = {
     "cluster.masterAuthorizedNetworks": "CIDRs allowed to reach the control plane's IP endpoint; empty closes it. "
     "Pulumi, CI and people connect through the DNS endpoint, gated by IAM. The demo's `203.0.113.0/24` is a "
     "documentation range: replace it." + _GKE,
-    "cluster.deletionProtection": "GKE refuses to delete the cluster while `true`; turn it off in its own applied "
-    "update before `pulumi destroy` (Operations, Teardown)." + _GKE,
+    "cluster.deletionProtection": "GKE refuses to delete the cluster while `true`. The mandatory policy "
+    "`gke-deletion-protection` refuses `false` unless the stack's `policy-config.<stack>.json` relaxes it "
+    "(Operations, Teardown)." + _GKE,
     "cluster.context": "The kubeconfig context of the cluster (`existing` only); default: the current context.",
     "platform.istioVersion": "Istio's charts (`base`, `istiod`, `gateway`), one version for all three.",
     "platform.flaggerVersion": "Flagger's chart.",
@@ -54,6 +58,14 @@ MEANINGS = {
     "platform.gatewayNodePort": "The gateway's fixed HTTP node port (`NodePort` only): what `scripts/kind-up.sh` "
     "maps to the host.",
     "platform.mtls": "Mesh-wide PeerAuthentication mode.",
+    "platform.istiodReplicas": "The fewest istiod replicas (the chart's `autoscaleMin`). Default 2 on `gke`, 1 on "
+    "`existing`; at least 2 on `gke`. Above 1: a PodDisruptionBudget (`minAvailable: 1`) and a spread over zones "
+    "and nodes, so a node drain never takes the injector down.",
+    "platform.istiodMaxReplicas": "The most istiod replicas (`autoscaleMax`); at least `istiodReplicas`.",
+    "platform.gatewayReplicas": "The fewest ingress gateway replicas (`autoscaling.minReplicas`). Default 2 on "
+    "`gke`, 1 on `existing`; at least 2 on `gke`. Above 1: a PodDisruptionBudget (`minAvailable: 1`) and a spread "
+    "over zones and nodes, so a node drain never drops ingress.",
+    "platform.gatewayMaxReplicas": "The most gateway replicas (`autoscaling.maxReplicas`); at least `gatewayReplicas`.",
     "apps.<name>.namespace": "The app's namespace, created with sidecar injection on. Not a platform namespace "
     "(`istio-system`, `monitoring`, any `kube-*`); `default` is allowed.",
     "apps.<name>.strategy": "`weighted`: GA and canary Deployments, weights edited by PR; `canary`: Flagger "
@@ -85,13 +97,23 @@ MEANINGS = {
     "apps.<name>.match[].header": "The header a request must carry to reach the candidate (`cookie` is a header).",
     "apps.<name>.match[].regex": "The regular expression the header's value must match.",
     "delivery.maxWeightStep": "The most one PR may raise a canary weight (`check`); autopilot's steps stay within it.",
-    "delivery.maxErrorRateDelta": "Percentage points a canary's error rate may exceed GA's (promotion gate, "
-    "autopilot, alerts).",
-    "delivery.maxLatencyRatio": "How many times GA's p99 a canary's p99 may reach (promotion gate, autopilot, alerts).",
+    "delivery.alpha": "The most a whole release may be rolled back while its canary is within tolerance, and "
+    "promoted while beyond it; split evenly over `delivery.steps` (0.0033 per step with the defaults). Smaller: "
+    "fewer false rollbacks, more traffic and time before a verdict (the judge, autopilot).",
+    "delivery.errorRateTolerance": "How many times GA's error rate the canary's may reach (the judge, the alert "
+    "`CanaryErrorRateAboveGA`).",
+    "delivery.errorRateFloor": "Percentage points the canary's error rate may exceed GA's in any case; it matters "
+    "only while GA's rate is below `errorRateFloor / (errorRateTolerance - 1)` (0.4 % with the defaults).",
+    "delivery.latencyTolerance": "How many times GA's share of requests slower than GA's p99 bucket edge the "
+    "canary's may reach (plus `errorRateFloor`); the alert `CanaryLatencyAboveGA` reads it as a p99 ratio.",
+    "delivery.slo.errorRate": "Percent: the most 5xx a canary at 100 may show when no earlier step of its release "
+    "measured GA to compare with.",
+    "delivery.slo.p99Ms": "Milliseconds: such a canary may have at most 1 % of its requests slower than the first "
+    "Istio histogram boundary at or above this.",
     "delivery.steps": "The canary weights autopilot walks: rising strictly from 0, ending at 100, each within "
     "`maxWeightStep` of the previous when you set them (the default is capped at `maxWeightStep` per move).",
     "delivery.bakeTime": "At least `1m`: how long a step runs healthy before autopilot moves on.",
-    "delivery.autoRollback": "`true`: autopilot rolls a canary the gate judges worse than GA back to 0; "
+    "delivery.autoRollback": "`true`: autopilot rolls a canary the judge fails back to 0 at once; "
     "`false`: it holds and says so.",
     "delivery.autopilot": "`false` pauses autopilot for the whole stack.",
     "notifications.slackChannel": "The Slack channel Flagger posts to (`#deploys`); required when "

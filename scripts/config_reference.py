@@ -272,7 +272,7 @@ _PITFALLS = [
         "add `--type string` (the forms below do)",
     ),
     (
-        "`--path` with a decimal (`... maxLatencyRatio 1.5`)",
+        "`--path` with a decimal (`... latencyTolerance 1.5`)",
         'stored as the string `"1.5"`, refused: a number is expected',
         "add `--type float` (the forms below do)",
     ),
@@ -304,7 +304,7 @@ Sections are mappings, so a key inside one needs `--path`:
 pulumi config set --path '{PROJECT}:cluster.name' my-cluster
 pulumi config set --path '{PROJECT}:apps.podinfo.weights.canary' 10
 pulumi config set --path '{PROJECT}:cluster.masterAuthorizedNetworks[0]' 198.51.100.0/24
-pulumi config set --path '{PROJECT}:delivery.maxLatencyRatio' --type float 1.5
+pulumi config set --path '{PROJECT}:delivery.latencyTolerance' --type float 1.5
 pulumi config set gcp:project my-project                  # a top-level key: no --path
 ```
 
