@@ -7,7 +7,7 @@ One action per weighted app, with its evidence: hold, promote (to the next of de
 finalize, rollback, none (nothing in flight) or skip (paused by `autopilot: false`). The bake
 time of a step runs from the base-branch commit that last changed the app's canary weight or
 canary tag (--base, default origin/main, else HEAD); the gate uses the same counts and judge
-as `gate` (delivery/release/judge.py). See the README's "Autopilot" section for the full table.
+as `gate` (delivery/release/judge.py). The full table: docs/releases/autopilot.md.
 
 --write edits Pulumi.<stack>.yaml through the same editor as promote/rollback/finalize and
 prints a pull-request title and Markdown body; --json prints one JSON document instead.

@@ -1,7 +1,7 @@
 """Pull-request checks of a stack file against its version at the base of the PR.
 
     istio-canary check --stack dev --base origin/main
-    istio-canary check --stack dev --base origin/main --json   # one JSON document (keys in the README)
+    istio-canary check --stack dev --base origin/main --json   # one JSON document (keys: docs/reference/cli.md)
 
 Prints every finding either way. Exit 1 when a check fails, 2 on bad input (missing stack file,
 invalid config), 3 when git cannot read REF. The checks (stated once, in delivery/release/check.py):

@@ -96,7 +96,7 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON document on stdout (keys documented in the README; messages go to stderr)",
+        help="print one JSON document on stdout (keys in docs/reference/cli.md#json-output; messages go to stderr)",
     )
 
 

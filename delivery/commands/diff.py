@@ -1,7 +1,7 @@
 """Plan diff of a stack between a git ref and the work tree, in Markdown for a PR comment.
 
     istio-canary diff --stack dev --base origin/main           # Markdown on stdout
-    istio-canary diff --stack dev --base origin/main --json    # one JSON document (keys in the README)
+    istio-canary diff --stack dev --base origin/main --json    # one JSON document (keys: docs/reference/cli.md)
 
 The stack file `Pulumi.<stack>.yaml` is read twice: as of `--base` (`git show REF:...`)
 and as it is in the work tree. Both configs are rendered offline with the program code

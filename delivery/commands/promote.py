@@ -4,8 +4,8 @@
     python -m delivery promote --stack dev podinfo --step          # + delivery.maxWeightStep, at most 100
     python -m delivery promote --stack dev podinfo --step --prometheus http://localhost:9090
 
-With --prometheus, a weight that rises must first pass the promotion gate (canary vs GA
-error rate and p99 latency over --window); when it fails the file is left untouched (exit 1).
+With --prometheus, a weight that rises must first get the judge's `pass` (`gate`, on counts over
+--window); on `fail` or `inconclusive` the file is left untouched (exit 1).
 Flagger apps (strategy canary/ab) shift their own traffic: promote refuses them.
 """
 

@@ -3,7 +3,7 @@
     istio-canary status                       # the dev stack
     istio-canary status --stack local
     istio-canary status --all                 # every Pulumi.<stack>.yaml of the project
-    istio-canary status --json                # one JSON document (keys in the README)
+    istio-canary status --json                # one JSON document (keys: docs/reference/cli.md)
 
 The tags and weights come from the stack file (what Git says). The ingress address and app
 URLs come from the stack's outputs: `pulumi stack output --json` when the Pulumi CLI is

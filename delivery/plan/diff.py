@@ -70,7 +70,7 @@ class PlanDiff:
         return not (self.added or self.removed or self.changed or self.outputs)
 
     def to_json(self) -> dict[str, Any]:
-        """The `diff --json` body (keys in the README); a value absent on one side has no old/new key."""
+        """The `diff --json` body (keys in docs/reference/cli.md); a value absent on one side has no old/new key."""
 
         def change(c: Change) -> dict[str, Any]:
             return {"path": c.path, **{k: v for k, v in (("old", c.old), ("new", c.new)) if v != ABSENT}}

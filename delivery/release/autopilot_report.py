@@ -132,7 +132,7 @@ def decision_json(d: Decision, delivery: Delivery) -> dict[str, Any]:
 
 
 def document(run: Run, status: int, pull: dict[str, Any] | None) -> dict[str, Any]:
-    """The `--json` document (its keys are in the README's Autopilot section)."""
+    """The `--json` document (its keys are in docs/releases/autopilot.md)."""
     return {
         "stack": run.stack,
         "stack_file": run.stack_file,

@@ -1,7 +1,7 @@
 """The one YAML loader of stack files: every reader (preview, check, diff, status, gate, images,
 autopilot) and the editor parse `Pulumi.<stack>.yaml` through `parse`, so they cannot disagree.
 
-The rules (README, "Configuration reference", "How stack files are read"):
+The rules (docs/reference/stack-files.md and docs/reference/configuration.md):
 - UTF-8 only (a BOM is allowed and kept); one line-ending style per file (LF or CRLF);
 - YAML 1.2 core schema (ruamel.yaml), one document, no `%YAML 1.1` directive;
 - duplicate keys, merge keys (`<<`), complex keys and explicit tags are refused;

@@ -38,7 +38,7 @@ from model.settings.fields import (
 from model.versions import Track
 
 # Namespaces the platform owns; an app placed there would share them with istiod, Flagger or
-# Prometheus. Every `kube-*` namespace belongs to Kubernetes (README, configuration reference).
+# Prometheus. Every `kube-*` namespace belongs to Kubernetes (docs/reference/configuration.md).
 RESERVED_NAMESPACES = frozenset({"istio-system", "monitoring", "kube-system", "kube-public", "kube-node-lease"})
 RESERVED_NAMESPACE_PREFIX = "kube-"
 
