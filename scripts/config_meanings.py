@@ -139,7 +139,8 @@ NOT_MODELLED = {
         "none",
         "a DNS-1035 label (starts with a letter) of at most 54 characters",
         "One app. Its derived names (`-ga`, `-canary`, `-loadtest`, Flagger's `-primary`) must not collide with "
-        "another app's in the namespace.",
+        "another app's in the namespace; in a namespace with a `canary` or `ab` app it cannot be named "
+        "`flagger-loadtester` or `loadtester` (the Flagger load tester's names there).",
         "pulumi config set --path 'istio-canary:apps.<name>.strategy' --type string VALUE",
     ),
     "slackWebhookUrl": (
