@@ -6,8 +6,8 @@
 
 --step moves to the next step as autopilot and `check` define it: the smallest of delivery.steps
 above the current weight, at most delivery.maxWeightStep above it (delivery/release/steps.py).
-With --prometheus, a weight that rises must first pass the promotion gate (canary vs GA
-error rate and p99 latency over --window); when it fails the file is left untouched (exit 1).
+With --prometheus, a weight that rises must first get the judge's `pass` (`gate`, on counts over
+--window); on `fail` or `inconclusive` the file is left untouched (exit 1).
 The edit is made to the bytes the decision was taken on: a file changed meanwhile (a rollback
 merged while Prometheus answered) is refused, exit 2, nothing written.
 Flagger apps (strategy canary/ab) shift their own traffic: promote refuses them.

@@ -1,8 +1,8 @@
 """Typed, validated stack configuration, shared by the program, the CLI and the policies.
 
-`fields` holds the field types, `schema` the models and their cross-field rules, `parse` the
-parser that reports every problem at its key path. Pure Python: the running program's config
-is read at the edge (components/config.py) and handed to `parse`.
+`fields` holds the field types, `schema` the models and their cross-field rules (`delivery` the
+delivery section's), `parse` the parser that reports every problem at its key path. Pure Python:
+the running program's config is read at the edge (components/config.py) and handed to `parse`.
 """
 
 from model.settings.fields import Problems

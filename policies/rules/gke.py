@@ -92,7 +92,7 @@ gke_deletion_protection = ResourceValidationPolicy(
     name="gke-deletion-protection",
     description="Keep GKE deletion protection on (cluster.deletionProtection: true). To tear a stack down, "
     "one reviewed PR sets deletionProtection: false and adds policy-config.<stack>.json with "
-    '{"gke-deletion-protection": "advisory"}; after its deploy, `pulumi destroy` (README, "Teardown").',
+    '{"gke-deletion-protection": "advisory"}; after its deploy, `pulumi destroy` (docs/operations.md, "Teardown").',
     enforcement_level=MANDATORY,
     validate=_check_deletion_protection,
 )

@@ -84,6 +84,7 @@ UNKNOWN_BASE = {
     "diff": ["diff", "--stack", "dev"],
     "autopilot": ["autopilot", "--stack", "dev", "--prometheus", "http://127.0.0.1:9"],
     "changed-stacks": ["changed-stacks"],
+    "gate": ["gate", "--stack", "dev", "podinfo", "--prometheus", "http://127.0.0.1:9"],
 }
 
 
