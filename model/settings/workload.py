@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from model.settings.fields import Duration, Problems, StrictModel
+from model.settings.fields import FlaggerInterval, Problems, StrictModel
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -254,8 +254,9 @@ def _metric_name(v: str) -> str:
 class Metric(StrictModel):
     name: Annotated[str, AfterValidator(_metric_name)]
     threshold_range: ThresholdRange
-    # The query window: rate() needs two scrapes in it, so 1m whatever the analysis interval.
-    interval: Duration = "1m"
+    # The query window: rate() needs two scrapes in it, so 1m whatever the analysis interval. The
+    # Canary CRD holds it to the analysis interval's pattern (^[0-9]+(m|s)): `1h` would be refused.
+    interval: FlaggerInterval = "1m"
     query: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")

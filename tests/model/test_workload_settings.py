@@ -134,6 +134,16 @@ CASES = [
         "apps.api.analysis.metrics.0.interval",
     ),
     (
+        "metric interval in hours (the Canary CRD's pattern refuses it)",
+        analysis("api", metrics=[{"name": "latency", "thresholdRange": {"max": 1}, "interval": "1h"}]),
+        "apps.api.analysis.metrics.0.interval",
+    ),
+    (
+        "metric interval under a second",
+        analysis("api", metrics=[{"name": "latency", "thresholdRange": {"max": 1}, "interval": "0s"}]),
+        "apps.api.analysis.metrics.0.interval",
+    ),
+    (
         "webhook type",
         analysis("api", webhooks=[{"name": "x", "type": "pre-flight", "cmd": "true"}]),
         "apps.api.analysis.webhooks.0.type",
