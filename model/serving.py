@@ -76,6 +76,7 @@ class Serving:
     hosts: frozenset[str]
     builds: Mapping[str, Build]  # "ga"/"canary", or PRIMARY for a Flagger app
     weights: Mapping[str, int] = field(default_factory=dict)  # share of traffic per side
+    checks: str = ""  # a Flagger app's analysis and match, as JSON: what judges its next build
 
     @property
     def weighted(self) -> bool:
@@ -113,11 +114,13 @@ def _pod(app: App, side: Any) -> tuple[tuple[str, str], ...]:
 
 def serving(name: str, app: App) -> Serving:
     builds = {side_name: Build(app.image, side.tag, _pod(app, side)) for side_name, side in app.sides().items()}
+    checks = ""
     if isinstance(app, WeightedApp):
         weights = {"ga": app.weights.ga, "canary": app.weights.canary}
     else:
         weights = {PRIMARY: 100}
-    return Serving(name, app.namespace, app.strategy, app.image, frozenset(app.hosts), builds, weights)
+        checks = _json(app.model_dump(mode="json", by_alias=True, include={"analysis", "match"}))
+    return Serving(name, app.namespace, app.strategy, app.image, frozenset(app.hosts), builds, weights, checks)
 
 
 def serving_all(apps: Mapping[str, App]) -> dict[str, Serving]:

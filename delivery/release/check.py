@@ -100,6 +100,19 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
             )
         elif same.strategy != app.strategy:
             findings.append(Finding(NOTE, f"apps.{name}: strategy {same.strategy} -> {app.strategy}"))
+            # Each strategy is its own component (its own URNs) owning objects of the same Kubernetes
+            # names: Pulumi creates the new ones before deleting the old, and since pulumi-kubernetes
+            # 4.29 a create of an existing object fails ("already exists", pulumi-kubernetes#4278);
+            # weighted <-> Flagger also hands Services and the VirtualService to Flagger while Pulumi
+            # deletes its own of the same names. A switch is two PRs, or a new name.
+            findings.append(
+                Finding(
+                    FAIL,
+                    f"apps.{name}.strategy {same.strategy} -> {app.strategy}: one `pulumi up` cannot replace "
+                    "an app's objects by others of the same names; remove the app in one PR and add it back "
+                    "in the next, or add it under a new name that takes over its hosts",
+                )
+            )
         if app.weighted:
             findings.extend(_weighted(app, same, preds, limits))
         else:
@@ -205,10 +218,23 @@ def _weighted(app: serving.Serving, same: serving.Serving | None, preds: list, l
 
 def _flagger(app: serving.Serving, same: serving.Serving | None, preds: list) -> list[Finding]:
     path = f"apps.{app.name}"
-    if same is not None and not same.weighted:
+    # Flagger analyses a change of the target it already runs: same strategy, same namespace (a
+    # Canary in another namespace is a new Canary, whose first rollout skips the analysis).
+    if same is not None and same.strategy == app.strategy and same.namespace == app.namespace:
         if same.baseline.same_as(app.baseline):
             return []
-        return [Finding(OK, f"{_change(path, same.baseline, app.baseline)}: Flagger runs its analysis")]
+        change = _change(path, same.baseline, app.baseline)
+        if same.checks != app.checks:
+            # The analysis that judges a build must be the one reviewed before it: a PR that both
+            # relaxes it (no metrics, stepWeight 100) and ships a build would skip the judging.
+            return [
+                Finding(
+                    FAIL,
+                    f"{change} in the same PR as a change of apps.{app.name}.analysis/match: change the "
+                    "analysis in its own PR, then the build",
+                )
+            ]
+        return [Finding(OK, f"{change}: Flagger runs its analysis")]
     # A Flagger app the cluster does not run yet: its first rollout initialises the primary with
     # the target's spec and sends it all traffic; only later changes of the target are analysed
     # (fluxcd/flagger docs/gitbook/usage/how-it-works.md, "primary deployment ... stable release").

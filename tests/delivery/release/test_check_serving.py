@@ -55,7 +55,7 @@ def flagger(tag: str, **extra: Any) -> dict:
 
 
 @pytest.mark.parametrize("strategy", ["canary", "ab"])
-def test_switching_to_flagger_on_the_canarys_tag_is_refused_and_on_gas_tag_passes(pr, strategy):
+def test_switching_to_flagger_on_the_canarys_tag_is_refused_and_under_a_new_name_on_gas_tag_passes(pr, strategy):
     extra = {"match": [{"header": "cookie", "regex": "insider"}]} if strategy == "ab" else {}
     unsafe = {"shop": {**flagger(NEW_TAG, **extra), "strategy": strategy}}
     refused(
@@ -63,18 +63,43 @@ def test_switching_to_flagger_on_the_canarys_tag_is_refused_and_on_gas_tag_passe
         f"apps.shop.tag {GA_TAG} -> {NEW_TAG} (the canary's build, which has not passed every step) "
         "while the canary holds traffic (canary 60 at the base, 0 after this PR)",
     )
-    passed(pr({"shop": weighted()}, {"shop": {**flagger(GA_TAG, **extra), "strategy": strategy}}))
+    # Under the same name, even on GA's build: one `pulumi up` cannot replace the app's objects by
+    # others of the same Kubernetes names.
+    same_name = {"shop": {**flagger(GA_TAG, **extra), "strategy": strategy}}
+    refused(pr({"shop": weighted(canary=0)}, same_name), "apps.shop.strategy weighted -> " + strategy)
+    passed(pr({"shop": weighted(canary=0)}, {"shop2": {**flagger(GA_TAG, **extra), "strategy": strategy}}))
 
 
 def test_switching_a_flagger_app_to_weighted_with_ga_on_a_new_tag_is_refused(pr):
     base = {"shop": flagger(GA_TAG)}
     refused(
-        pr(base, {"shop": weighted(canary=0, ga_tag=NEW_TAG)}),
-        f"apps.shop.ga.tag {GA_TAG} -> {NEW_TAG}: apps.shop is a Flagger app that never ran",
+        pr(base, {"shop2": weighted(canary=0, ga_tag=NEW_TAG)}),
+        f"apps.shop2.ga.tag {GA_TAG} -> {NEW_TAG} (the traffic of apps.shop): apps.shop is a Flagger app that never ran",
     )
-    passed(pr(base, {"shop": weighted(canary=0)}))  # GA keeps the build Flagger's primary runs
-    passed(pr(base, {"shop": weighted(canary=10)}))  # and the new build starts at the first step
-    refused(pr(base, {"shop": weighted(canary=60)}), "goes past the next step 10")
+    passed(pr(base, {"shop2": weighted(canary=0)}))  # GA keeps the build Flagger's primary runs
+    refused(pr(base, {"shop2": weighted(canary=10)}), "canary is 10 for an app that is not in the base")
+    refused(pr(base, {"shop": weighted(canary=0)}), "apps.shop.strategy canary -> weighted")
+
+
+def test_switching_canary_and_ab_under_one_name_is_refused(pr):
+    ab = {**flagger(GA_TAG, match=[{"header": "cookie", "regex": "insider"}]), "strategy": "ab"}
+    refused(pr({"shop": flagger(GA_TAG)}, {"shop": ab}), "apps.shop.strategy canary -> ab")
+
+
+def test_a_flagger_app_moved_to_another_namespace_on_a_new_tag_is_refused(pr):
+    moved = {**flagger(NEW_TAG), "namespace": "shop2"}
+    refused(pr({"api": flagger(GA_TAG)}, {"api": moved}), "apps.api is a Flagger app that never ran")
+    passed(pr({"api": flagger(GA_TAG)}, {"api": {**flagger(GA_TAG), "namespace": "shop2"}}))
+
+
+def test_a_new_build_in_the_same_pr_as_an_analysis_change_is_refused(pr):
+    relaxed = {"interval": "1m", "threshold": 1, "maxWeight": 100, "stepWeight": 100, "metrics": []}
+    refused(
+        pr({"api": flagger(GA_TAG)}, {"api": flagger(NEW_TAG, analysis=relaxed)}),
+        f"apps.api.tag {GA_TAG} -> {NEW_TAG} in the same PR as a change of apps.api.analysis/match",
+    )
+    passed(pr({"api": flagger(GA_TAG)}, {"api": flagger(GA_TAG, analysis=relaxed)}))  # the analysis alone
+    passed(pr({"api": flagger(GA_TAG)}, {"api": flagger(NEW_TAG)}))  # the build alone
 
 
 # --- image repository, new canary builds ----------------------------------------------------------
