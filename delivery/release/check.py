@@ -85,6 +85,8 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
         ):
             if old != new:
                 findings.append(Finding(NOTE, f"delivery.{key} {old} -> {new}: this PR is held to {old}"))
+    if base is not None:
+        findings.extend(_namespace_ownership(base, head))
     old_apps = serving.serving_all(base.apps) if base is not None else {}
     for name, app in serving.serving_all(head.apps).items():
         if base is None:
@@ -120,6 +122,30 @@ def compare(base: Settings | None, head: Settings) -> list[Finding]:
     for name in old_apps:
         if name not in head.apps:
             findings.append(Finding(NOTE, f"apps.{name}: removed"))
+    return findings
+
+
+def _namespace_ownership(base: Settings, head: Settings) -> list[Finding]:
+    """A namespace the base's apps run in keeps its owner: created by the program, or only labelled.
+    A `Namespace` and a `NamespacePatch` are different resources: flipping `create` to false makes
+    Pulumi delete the Namespace it created (and everything in it); to true, it creates one that
+    already exists and fails (pulumi-kubernetes#4278)."""
+    findings = []
+    for namespace in sorted({app.namespace for app in base.apps.values()} & {a.namespace for a in head.apps.values()}):
+        was, now = base.creates_namespace(namespace), head.creates_namespace(namespace)
+        if was != now:
+            findings.append(
+                Finding(
+                    FAIL,
+                    f"namespaces.{namespace}.create {str(was).lower()} -> {str(now).lower()}: "
+                    + (
+                        "Pulumi would delete the namespace it created, with every object in it"
+                        if was
+                        else "the namespace exists: creating it fails"
+                    )
+                    + "; keep the namespace's owner (move the apps to a new namespace instead)",
+                )
+            )
     return findings
 
 

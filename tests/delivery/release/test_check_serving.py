@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from delivery.__main__ import main
 from tests.support.stack_repo import GA_TAG, NEW_TAG, STACK, StackRepo, app, stack_text
@@ -169,3 +170,24 @@ def test_a_renamed_flagger_app_on_a_new_tag_skips_the_analysis_and_is_refused(pr
 def test_a_new_app_of_its_own_is_not_a_takeover(pr):
     other = {**app(canary=0, ga_tag="1.0.0", canary_tag="1.0.0"), "namespace": "web", "image": "ghcr.io/acme/web"}
     passed(pr({"shop": weighted()}, {"shop": weighted(), "web": other}))
+
+
+def _with_namespaces(apps: dict, namespaces: dict) -> str:
+    data = yaml.safe_load(stack_text(apps))
+    data["config"]["istio-canary:namespaces"] = namespaces
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+@pytest.mark.parametrize(
+    "was, now, text", [(True, False, "would delete the namespace"), (False, True, "creating it fails")]
+)
+def test_flipping_who_owns_a_namespace_with_apps_is_refused(tmp_path, capsys, was, now, text):
+    repo = StackRepo(tmp_path)
+    apps = {"shop": weighted(canary=0)}
+    repo.commit(1_700_000_000, "base", _with_namespaces(apps, {"shop": {"create": was}}))
+    repo.file.write_text(_with_namespaces(apps, {"shop": {"create": now}}))
+    code = main(["check", "--stack", STACK, "--base", "HEAD", "--project-dir", str(repo.path)])
+    out = capsys.readouterr().out
+    assert code == 1 and f"namespaces.shop.create {str(was).lower()} -> {str(now).lower()}" in out and text in out, out
+    repo.file.write_text(_with_namespaces(apps, {"shop": {"create": was}}))
+    assert main(["check", "--stack", STACK, "--base", "HEAD", "--project-dir", str(repo.path)]) == 0
