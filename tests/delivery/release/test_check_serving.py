@@ -75,7 +75,8 @@ def test_switching_a_flagger_app_to_weighted_with_ga_on_a_new_tag_is_refused(pr)
     base = {"shop": flagger(GA_TAG)}
     refused(
         pr(base, {"shop2": weighted(canary=0, ga_tag=NEW_TAG)}),
-        f"apps.shop2.ga.tag {GA_TAG} -> {NEW_TAG} (the traffic of apps.shop): apps.shop is a Flagger app that never ran",
+        f"apps.shop2.ga.tag {GA_TAG} -> {NEW_TAG} (the traffic of apps.shop): "
+        "apps.shop is a Flagger app that never ran",
     )
     passed(pr(base, {"shop2": weighted(canary=0)}))  # GA keeps the build Flagger's primary runs
     refused(pr(base, {"shop2": weighted(canary=10)}), "canary is 10 for an app that is not in the base")
