@@ -9,7 +9,9 @@ from __future__ import annotations
 # The analysis window of the rules and the gate's default: long enough to smooth a 5 QPS
 # load test, short enough to notice a bad canary within minutes.
 WINDOW = "5m"
-NOT_5XX = ',response_code!~"5.*"'
+# A success is a non-5xx answer whose gRPC status, if any, is OK: a gRPC failure is an HTTP 200 with
+# `grpc_response_status` set (Istio standard metrics, "Labels"); HTTP traffic leaves the label empty.
+NOT_5XX = ',response_code!~"5.*",grpc_response_status=~"|0"'
 
 
 def selector(namespace: str, workload: str, extra: str = "", reporter: str = "destination") -> str:
