@@ -45,7 +45,7 @@ def app_service_account(
 
         gcp.serviceaccount.IAMMember(
             f"{name}-workload-identity",
-            service_account_id=f"projects/{gke.project}/serviceAccounts/{email}",
+            service_account_id=f"projects/{_project_of(email, gke.project)}/serviceAccounts/{email}",
             role=WORKLOAD_IDENTITY_USER,
             member=workload_identity_member(gke.project, app.namespace, name),
             # The identity pool `<project>.svc.id.goog` exists once the cluster does, and this KSA
@@ -53,3 +53,12 @@ def app_service_account(
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[account]),
         )
     return account
+
+
+def _project_of(email: str, default: str) -> str:
+    """The project a Google service account lives in: a user-managed account's email names it
+    (`NAME@PROJECT.iam.gserviceaccount.com`), which may be another project than the cluster's
+    (a shared identity project); other accounts are taken to be in the cluster's project."""
+    name, _, domain = email.partition("@")
+    project = domain.removesuffix(".iam.gserviceaccount.com")
+    return project if project != domain and name else default

@@ -133,6 +133,20 @@ def test_on_an_existing_cluster_the_account_is_annotated_and_no_google_binding_i
     assert not plan.of_type(IAM_MEMBER)
 
 
+def test_a_google_account_of_another_project_is_bound_in_its_own_project(render_config, team_config):
+    # A shared identity project: the binding is a policy of the account, in the account's project;
+    # the member stays the cluster project's identity pool.
+    shared = "api@acme-identities.iam.gserviceaccount.com"
+
+    def shared_identity(config):
+        app = {**apps(team_config)["api"], "serviceAccount": {"gcpServiceAccount": shared}}
+        config["istio-canary:apps"] = {"api": app}
+
+    member = render_config(shared_identity).named("api-workload-identity", IAM_MEMBER)["inputs"]
+    assert member["serviceAccountId"] == f"projects/acme-identities/serviceAccounts/{shared}"
+    assert member["member"].startswith("serviceAccount:acme-istio-canary.svc.id.goog[")
+
+
 def test_autoscaling_follows_the_stack_file(team_plan, team_config):
     hpa = team_plan.named("api", HPA)["inputs"]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
