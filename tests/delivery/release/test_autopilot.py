@@ -89,7 +89,9 @@ def test_a_failing_canary_holds_when_auto_rollback_is_off(repo, prometheus_url):
     )
     errors = d.gate.judgement.tests[0]
     assert errors.canary_events == pytest.approx(0.1 * errors.canary_requests, rel=0.02)
-    assert f"errors: canary {errors.canary_events}/{errors.canary_requests} (10." in d.reason
+    # The numbers behind the verdict are in the reason (the share is about 10 %: counts from
+    # increase() over a window that starts between scrapes vary by a request or two).
+    assert f"errors: canary {errors.canary_events}/{errors.canary_requests} (" in d.reason
 
 
 @pytest.mark.parametrize("scenario", ["idle", "stopped"])
